@@ -1,0 +1,40 @@
+"""Service configuration, read once from the environment (``STOREFRONT_*``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = REPO_ROOT / "assets" / "templates"
+
+
+@dataclass(frozen=True)
+class Settings:
+    admin_token: str
+    redis_url: str | None  # None: start the embedded Redis server under data_dir
+    data_dir: Path
+    render_deadline_ms: int = 250  # a render answers within this, falling back where needed
+    redis_timeout_ms: int = 150  # one Redis round trip on the hot path gives up after this
+    snapshot_ttl_s: float = 5.0  # how stale a process may keep a shop's popularity figures
+    admin_token_generated: bool = False  # True: nobody set one; it was generated and printed
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        token = e.get("STOREFRONT_ADMIN_TOKEN", "")
+        generated = not token
+        if generated:
+            # Never run with a guessable admin token: make one and let the CLI print it.
+            token = secrets.token_urlsafe(24)
+        return cls(
+            admin_token=token,
+            redis_url=e.get("STOREFRONT_REDIS_URL") or None,
+            data_dir=Path(e.get("STOREFRONT_DATA_DIR", "./data")).resolve(),
+            render_deadline_ms=int(e.get("STOREFRONT_RENDER_DEADLINE_MS", "250")),
+            redis_timeout_ms=int(e.get("STOREFRONT_REDIS_TIMEOUT_MS", "150")),
+            snapshot_ttl_s=float(e.get("STOREFRONT_SNAPSHOT_TTL_S", "5")),
+            admin_token_generated=generated,
+        )

@@ -1,0 +1,91 @@
+"""Products of a shop's catalog, and the in-memory index a page view ranks from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    title: str
+    category: str
+    price: float
+    stock: int
+    tags: tuple[str, ...] = ()
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    image: str | None = None  # an image URL, or later the element id of its picture
+    added_at: float | None = None  # epoch seconds when it entered the catalog (for "new arrival")
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "category": self.category,
+            "price": self.price,
+            "stock": self.stock,
+            "tags": list(self.tags),
+            "attributes": dict(self.attributes),
+            "image": self.image,
+            "added_at": self.added_at,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Product:
+        return cls(
+            id=d["id"],
+            title=d["title"],
+            category=d["category"],
+            price=float(d["price"]),
+            stock=int(d["stock"]),
+            tags=tuple(d.get("tags") or ()),
+            attributes=dict(d.get("attributes") or {}),
+            image=d.get("image"),
+            added_at=d.get("added_at"),
+        )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A shop's products with the indexes a product pool is drawn from."""
+
+    products: Mapping[str, Product]
+    by_category: Mapping[str, tuple[str, ...]]
+    by_tag: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def build(cls, products: Iterable[Product]) -> Catalog:
+        by_id = {p.id: p for p in products}
+        cats: dict[str, list[str]] = {}
+        tags: dict[str, list[str]] = {}
+        for p in by_id.values():
+            cats.setdefault(p.category, []).append(p.id)
+            for t in p.tags:
+                tags.setdefault(t, []).append(p.id)
+        return cls(
+            products=by_id,
+            by_category={k: tuple(v) for k, v in cats.items()},
+            by_tag={k: tuple(v) for k, v in tags.items()},
+        )
+
+    def pool(self, categories: Iterable[str] = (), tags: Iterable[str] = ()) -> list[Product]:
+        """Products in any of the categories and carrying any of the tags (empty = no filter)."""
+        cats, tgs = list(categories), list(tags)
+        if not cats and not tgs:
+            return list(self.products.values())
+        ids: set[str] | None = None
+        if cats:
+            ids = {pid for c in cats for pid in self.by_category.get(c, ())}
+        if tgs:
+            tagged = {pid for t in tgs for pid in self.by_tag.get(t, ())}
+            ids = tagged if ids is None else ids & tagged
+        return [self.products[i] for i in sorted(ids or ())]
+
+
+EMPTY_CATALOG = Catalog(products={}, by_category={}, by_tag={})

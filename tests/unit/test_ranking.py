@@ -1,0 +1,90 @@
+"""Popularity/recency ranking and the merchant's rules."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from app.core.catalog import Catalog, Product
+from app.core.ranking import (
+    HALF_LIFE_S,
+    MerchRules,
+    NEW_ARRIVAL_WINDOW_S,
+    decayed,
+    popularity_increment,
+    rank,
+)
+
+NOW = 1_763_800_000.0
+
+
+def prod(pid: str, cat: str = "a", stock: int = 5, tags: tuple[str, ...] = (), added_at: float | None = None) -> Product:
+    return Product(pid, f"title {pid}", cat, 10.0, stock, tags, added_at=added_at)
+
+
+def test_forward_decay_halves_per_half_life() -> None:
+    stored = popularity_increment("purchase", NOW - HALF_LIFE_S)
+    assert decayed(stored, NOW) == pytest.approx(5.0)  # weight 10, one half-life ago
+    assert decayed(popularity_increment("view", NOW), NOW) == pytest.approx(1.0)
+    assert popularity_increment("exposure", NOW) == 0.0
+
+
+def test_popularity_orders_and_ties_break_by_id() -> None:
+    products = [prod("p1"), prod("p2"), prod("p3")]
+    out = rank(products, {"p2": 10.0, "p3": 10.0}, NOW, MerchRules(count=3))
+    assert [s.id for s in out] == ["p2", "p3", "p1"]
+    assert out[0].score == pytest.approx(1 + math.log1p(10.0))
+
+
+def test_out_of_stock_and_excluded_never_show() -> None:
+    products = [prod("p1", stock=0), prod("p2"), prod("p3")]
+    out = rank(products, {"p1": 100.0}, NOW, MerchRules(count=5, exclude=frozenset({"p3"})))
+    assert [s.id for s in out] == ["p2"]
+
+
+def test_pins_come_first_in_order_even_past_the_cap() -> None:
+    products = [prod(f"p{i}", cat="a") for i in range(6)]
+    rules = MerchRules(count=4, pin=("p5", "p4"), max_per_category=1)
+    out = rank(products, {"p0": 50.0}, NOW, rules)
+    assert [s.id for s in out][:2] == ["p5", "p4"]
+    assert out[0].reason == "pinned"
+    assert len(out) == 2  # the cap of one per category is filled by the pins: nothing else joins
+
+
+def test_diversity_cap() -> None:
+    products = [prod("a1", "a"), prod("a2", "a"), prod("a3", "a"), prod("b1", "b")]
+    out = rank(products, {"a1": 9, "a2": 8, "a3": 7, "b1": 1}, NOW, MerchRules(count=3, max_per_category=2))
+    assert [s.id for s in out] == ["a1", "a2", "b1"]
+
+
+@pytest.mark.parametrize(
+    ("boost", "winner"),
+    [({}, "p1"), ({"p2": 3.0}, "p2"), ({"category:b": 3.0}, "p2"), ({"tag:sale": 3.0}, "p2"), ({"p1": 0.1}, "p2")],
+)
+def test_boosts(boost: dict[str, float], winner: str) -> None:
+    products = [prod("p1", "a"), prod("p2", "b", tags=("sale",))]
+    out = rank(products, {"p1": 5.0, "p2": 2.0}, NOW, MerchRules(count=2, boost=boost))
+    assert out[0].id == winner
+
+
+def test_new_arrivals_and_affinity_lift_a_product() -> None:
+    products = [prod("old", "a", added_at=NOW - 10 * NEW_ARRIVAL_WINDOW_S), prod("new", "a", added_at=NOW - 3600)]
+    assert rank(products, {}, NOW, MerchRules(count=2))[0].id == "new"
+    products = [prod("x", "shoes"), prod("y", "bags")]
+    out = rank(products, {}, NOW, MerchRules(count=2), category_views={"bags": 3, "shoes": 1})
+    assert out[0].id == "y" and "affinity bags 75%" in out[0].reason
+
+
+def test_cold_start_without_popularity_is_deterministic() -> None:
+    products = [prod("b"), prod("a"), prod("c")]
+    assert [s.id for s in rank(products, {}, NOW, MerchRules(count=3))] == ["a", "b", "c"]
+
+
+def test_catalog_pool() -> None:
+    cat = Catalog.build([prod("p1", "a", tags=("x",)), prod("p2", "b", tags=("x",)), prod("p3", "b")])
+    assert {p.id for p in cat.pool()} == {"p1", "p2", "p3"}
+    assert [p.id for p in cat.pool(categories=["b"])] == ["p2", "p3"]
+    assert [p.id for p in cat.pool(tags=["x"])] == ["p1", "p2"]
+    assert [p.id for p in cat.pool(categories=["b"], tags=["x"])] == ["p2"]
+    assert cat.pool(categories=["zzz"]) == []
