@@ -1,0 +1,70 @@
+"""The FastAPI application: routes are thin; the work is in app.core and app.store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.api import errors
+from app.api.routes import catalog, crowds, demo, health, pages, render, shops, visitors
+from app.api.state import AppState
+from app.config import TEMPLATES_DIR, Settings
+from app.rendering.html import PageRenderer
+from app.serving.render import RenderService
+from app.serving.snapshots import Snapshots
+from app.store.client import open_redis
+
+log = logging.getLogger("storefront")
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # 10,000 products with long titles fit; a runaway upload does not
+
+
+class BodyLimit:
+    """Refuses a declared body over the limit before it is read (plain ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
+                    err = errors.ApiError(413, "too_large", f"The request body may be at most {MAX_BODY_BYTES // 2**20} MiB.")
+                    await JSONResponse(err.body(), status_code=413)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        handle = open_redis(settings)
+        snapshots = Snapshots(popularity_ttl_s=settings.snapshot_ttl_s)
+        page_renderer = PageRenderer(TEMPLATES_DIR)
+        service = RenderService(handle.client, snapshots, page_renderer, redis_timeout_s=settings.redis_timeout_ms / 1000)
+        app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service)
+        log.info("storefront ready: redis %s", handle.url)
+        try:
+            yield
+        finally:
+            await service.drain()
+            await handle.close()
+
+    app = FastAPI(
+        title="Storefront personalization",
+        version="0.1.0",
+        description="千人千面, 千人千权: pages, products, rights and banners per visitor crowd.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit)
+    errors.install(app)
+    for module in (health, shops, catalog, visitors, crowds, pages, render, demo):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,131 @@
+"""One error shape for every failure the API reports.
+
+    {"error": {"status": 422, "code": "invalid_condition",
+               "message": "Unknown operator '$gtt' at $.condition.age; did you mean '$gt'?",
+               "path": "$.condition.age",
+               "details": [{"path": ..., "code": ..., "message": ...}, ...]}}
+
+``path`` is the JSON path of the first offending field of the request body (``$`` is
+the body); ``details`` lists every problem found, so a form can mark them all at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "message": self.message}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, *, path: str | None = None, details: Sequence[Problem] = (), extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.path = path
+        self.details = list(details)
+        self.extra = extra or {}
+
+    @classmethod
+    def from_problems(cls, status: int, code: str, problems: Sequence[Problem], **extra: Any) -> ApiError:
+        first = problems[0]
+        message = first.message if len(problems) == 1 else f"{first.message} (and {len(problems) - 1} more problem(s))"
+        return cls(status, code, message, path=first.path, details=problems, extra=extra or None)
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
+        if self.path is not None:
+            err["path"] = self.path
+        if self.details:
+            err["details"] = [p.as_dict() for p in self.details]
+        err.update(self.extra)
+        return {"error": err}
+
+
+def json_path(loc: Sequence[Any], root: str = "$") -> str:
+    """Pydantic's location tuple (without its leading "body") as a JSON path."""
+    out = root
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}"
+    return out
+
+
+_PYDANTIC_CODES = {
+    "missing": "missing",
+    "extra_forbidden": "unknown_field",
+    "string_too_long": "too_long",
+    "string_too_short": "too_short",
+    "too_long": "too_many",
+    "too_short": "too_few",
+    "string_pattern_mismatch": "invalid_format",
+    "json_invalid": "invalid_json",
+}
+
+
+def _friendly(err: dict[str, Any]) -> str:
+    t = err.get("type", "")
+    field = err["loc"][-1] if err.get("loc") else "body"
+    if t == "missing":
+        return f"'{field}' is required."
+    if t == "extra_forbidden":
+        return f"'{field}' is not a known field."
+    if t == "json_invalid":
+        return "The request body is not valid JSON."
+    msg = str(err.get("msg", "invalid value"))
+    return msg[0].upper() + msg[1:] + ("" if msg.endswith(".") else ".")
+
+
+def problems_from_validation(exc: RequestValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        if loc and loc[0] in ("body", "query", "path"):
+            where = loc.pop(0)
+        else:
+            where = "body"
+        # Pydantic names union branches in the location (e.g. "int", "str"); drop them.
+        loc = [p for p in loc if not (isinstance(p, str) and p in ("int", "float", "str", "bool", "function-after[...]"))]
+        prefix = "$" if where == "body" else f"{where}:"
+        problems.append(
+            Problem(
+                path=json_path(loc, prefix) if where == "body" else prefix + ".".join(str(x) for x in loc),
+                code=_PYDANTIC_CODES.get(err.get("type", ""), "invalid_value"),
+                message=_friendly(err),
+            )
+        )
+    return problems or [Problem("$", "invalid_request", "The request is not valid.")]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        err = ApiError.from_problems(422, "invalid_request", problems_from_validation(exc))
+        return JSONResponse(err.body(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "too_large"}
+        err = ApiError(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        return JSONResponse(err.body(), status_code=exc.status_code, headers=getattr(exc, "headers", None))

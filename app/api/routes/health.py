@@ -1,0 +1,31 @@
+"""Liveness and readiness probes."""
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+
+from app.api.auth import State
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Redis answers and the templates are loaded")
+async def readyz(state: State) -> JSONResponse:
+    checks: dict[str, Any] = {}
+    try:
+        await asyncio.wait_for(state.redis.ping(), 1.0)
+        checks["redis"] = {"ok": True, "embedded": state.handle.embedded is not None}
+    except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        checks["redis"] = {"ok": False, "error": type(exc).__name__}
+    problems = state.page_renderer.problems
+    checks["templates"] = {"ok": not problems, "problems": problems}
+    ready = all(c["ok"] for c in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)

@@ -1,0 +1,168 @@
+"""The ``storefront`` command: serve, demo, import-orders."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from app.config import Settings
+from app.core.orders import RowError, missing_columns, order_events
+from app.core.profile import Event
+from app.store import shops as shop_store
+from app.store import visitors as visitor_store
+from app.store.client import open_redis
+from app.store.embedded import EmbeddedRedis
+
+IMPORT_BATCH = 5000
+
+
+def _settings() -> Settings:
+    settings = Settings.from_env()
+    if settings.admin_token_generated:
+        print(f"STOREFRONT_ADMIN_TOKEN was not set; this run's admin token is: {settings.admin_token}", file=sys.stderr)
+    return settings
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    embedded = None
+    env = os.environ
+    if settings.redis_url is None:
+        # The CLI owns the embedded server, so every worker connects to the same one.
+        embedded = EmbeddedRedis(settings.data_dir)
+        env["STOREFRONT_REDIS_URL"] = embedded.start()
+        print(f"embedded Redis with append-only persistence in {embedded.redis_dir}", file=sys.stderr)
+    env["STOREFRONT_ADMIN_TOKEN"] = settings.admin_token
+    try:
+        uvicorn.run("app.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _serve(_settings(), args.host, args.port, args.workers)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo import seed_demo
+
+    settings = _settings()
+
+    async def seed() -> tuple[str, str, str]:
+        handle = open_redis(settings)
+        try:
+            return await seed_demo(handle.client, shop_id=args.shop, visitors=args.visitors, products=args.products)
+        finally:
+            # Leave an embedded server running only if serving follows; it is restarted otherwise.
+            await handle.close()
+
+    shop_id, merchant_key, storefront_key = asyncio.run(seed())
+    url = f"http://{'localhost' if args.host in ('0.0.0.0', '127.0.0.1') else args.host}:{args.port}/demo/{shop_id}"
+    print(
+        f"\nDemo shop '{shop_id}' is ready.\n"
+        f"  merchant key:   {merchant_key}\n"
+        f"  storefront key: {storefront_key}\n"
+        f"  admin token:    {settings.admin_token}\n"
+        f"Open {url} to see two visitors get two different storefronts.\n"
+    )
+    if args.no_serve:
+        return 0
+    _serve(settings, args.host, args.port, 1)
+    return 0
+
+
+def cmd_import_orders(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: {path} is not a file", file=sys.stderr)
+        return 2
+    now = time.time()
+    started = time.perf_counter()
+    events: list[Event] = []
+    errors: list[RowError] = []
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = missing_columns(reader.fieldnames or [])
+        if missing:
+            print(f"error: {path} lacks the column(s) {', '.join(missing)} (needs visitor_id, ts, amount[, product_id])", file=sys.stderr)
+            return 2
+        for item in tqdm(order_events(reader, now), desc="reading", unit=" rows", mininterval=0.5, disable=args.quiet):
+            (errors if isinstance(item, RowError) else events).append(item)  # type: ignore[arg-type]
+    if errors and not args.skip_invalid:
+        for e in errors[:20]:
+            print(f"error: {e}", file=sys.stderr)
+        print(f"{len(errors)} invalid row(s); nothing was imported (use --skip-invalid to import the valid rows)", file=sys.stderr)
+        return 2
+
+    async def ingest() -> tuple[int, int]:
+        handle = open_redis(settings)
+        try:
+            if await shop_store.get_shop(handle.client, args.shop) is None:
+                raise SystemExit(f"error: there is no shop '{args.shop}'")
+            accepted = duplicates = 0
+            with tqdm(total=len(events), desc="importing", unit=" orders", mininterval=0.5, disable=args.quiet) as bar:
+                for i in range(0, len(events), IMPORT_BATCH):
+                    batch = events[i : i + IMPORT_BATCH]
+                    a, d = await visitor_store.ingest(handle.client, args.shop, batch)
+                    accepted, duplicates = accepted + a, duplicates + d
+                    bar.update(len(batch))
+            return accepted, duplicates
+        finally:
+            await handle.close()
+
+    accepted, duplicates = asyncio.run(ingest())
+    elapsed = time.perf_counter() - started
+    rate = (len(events) + len(errors)) / elapsed if elapsed else 0.0
+    print(
+        f"imported {accepted} order(s), {duplicates} already known, {len(errors)} invalid row(s) skipped"
+        f" in {elapsed:.2f}s ({rate:,.0f} rows/s)"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="storefront", description="Personalized storefront service.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP service")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", help="seed a demo shop, print its keys, then serve it")
+    d.add_argument("--shop", default="demo")
+    d.add_argument("--visitors", type=int, default=3000)
+    d.add_argument("--products", type=int, default=300)
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--no-serve", action="store_true", help="seed and exit")
+    d.set_defaults(func=cmd_demo)
+
+    i = sub.add_parser("import-orders", help="import historical orders from a CSV (visitor_id, ts, amount[, product_id])")
+    i.add_argument("--shop", required=True)
+    i.add_argument("file")
+    i.add_argument("--skip-invalid", action="store_true", help="import the valid rows even if some are invalid")
+    i.add_argument("--quiet", action="store_true", help="no progress bars")
+    i.set_defaults(func=cmd_import_orders)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

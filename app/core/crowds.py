@@ -1,0 +1,71 @@
+"""Crowds (人群): named rules over visitor attributes, and how a visitor is scored on them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.conditions import compile_condition, referenced_attributes
+from app.core.decision import CrowdScore
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Crowd:
+    id: str
+    name: str
+    condition: Mapping[str, Any]
+    priority: int = 0  # higher wins when a visitor is in several crowds
+    threshold: float = DEFAULT_THRESHOLD  # a score at or above it counts as "in the crowd"
+    description: str = ""
+    predicate: Callable[[Mapping[str, Any]], bool] = field(compare=False, repr=False, default=lambda a: False)
+    attributes: frozenset[str] = field(compare=False, default=frozenset())
+
+    @classmethod
+    def compile(cls, crowd_id: str, body: Mapping[str, Any]) -> Crowd:
+        condition = body["condition"]
+        return cls(
+            id=crowd_id,
+            name=body.get("name", crowd_id),
+            condition=condition,
+            priority=int(body.get("priority", 0)),
+            threshold=float(body.get("threshold", DEFAULT_THRESHOLD)),
+            description=body.get("description", ""),
+            predicate=compile_condition(condition),
+            attributes=referenced_attributes(condition),
+        )
+
+
+def _top_level(path: str) -> str:
+    return path.split(".", 1)[0]
+
+
+def score_crowds(crowds: Iterable[Crowd], attributes: Mapping[str, Any]) -> tuple[CrowdScore, ...]:
+    """Score every crowd for one visitor, best first (priority, then score, then id).
+
+    Every attribute here is known or derived, so a rule decides 1 or 0 ("rule"). An
+    attribute the rule reads that the visitor lacks is named in the reason: it is what
+    a model fills in once attribute models are published.
+    """
+    scores: list[CrowdScore] = []
+    for c in crowds:
+        holds = c.predicate(attributes)
+        score = 1.0 if holds else 0.0
+        missing = sorted(a for a in c.attributes if attributes.get(_top_level(a)) is None)
+        reason = "rule holds" if holds else "rule does not hold"
+        if missing:
+            reason += f"; unknown: {', '.join(missing)}"
+        scores.append(
+            CrowdScore(
+                id=c.id,
+                score=score,
+                source="rule",
+                matched=score >= c.threshold,
+                priority=c.priority,
+                reason=reason,
+            )
+        )
+    scores.sort(key=lambda s: (not s.matched, -s.priority, -s.score, s.id))
+    return tuple(scores)

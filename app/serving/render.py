@@ -1,0 +1,222 @@
+"""One page view, end to end: read, decide, render, log — with a fallback for every step.
+
+The storefront always gets a page for a valid request: when Redis is slow or down, a
+template breaks or the decision code fails, the step falls back (anonymous profile,
+cached configuration, default block, placeholder, static page) and the response's
+``fallbacks`` say what happened. Only a wrong key (403) or an unknown page (404) are
+errors, because those are the caller's to fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from app.core.attributes import visitor_attributes
+from app.core.crowds import score_crowds
+from app.core.decision import Fallback, PageDecision, SlotDecision
+from app.core.page import ProductInputs, decide_page
+from app.core.profile import Behaviour, Context
+from app.rendering.html import PageRenderer
+from app.serving.snapshots import ShopConfig, Snapshots
+from app.store import keys
+from app.store import visitors as visitor_store
+
+log = logging.getLogger("storefront.render")
+
+STATIC_PAGE_PARAMS = {"title": "欢迎光临 · Welcome", "body": "Our shop is getting ready for you. Please look around.", "align": "center"}
+
+
+class Forbidden(Exception):
+    pass
+
+
+class PageNotFound(Exception):
+    def __init__(self, page_id: str, known: list[str]) -> None:
+        super().__init__(page_id)
+        self.page_id = page_id
+        self.known = known
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    visitor_id: str
+    page: str
+    context: Context
+    format: str = "json"  # "json" | "html"
+    preview: bool = False  # a merchant's preview: not logged as an exposure
+
+
+@dataclass(frozen=True)
+class RenderOutcome:
+    decision: PageDecision
+    html: str | None
+    products: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def new_render_id() -> str:
+    # Time-ordered, so exposure logs sort naturally; random tail, so ids are unguessable.
+    return f"{int(time.time() * 1000):011x}{secrets.token_hex(6)}"
+
+
+def check_key(config: ShopConfig, presented_key: str, *, roles: tuple[str, ...]) -> str:
+    role = config.shop.role_of(presented_key)
+    if role is None or role not in roles:
+        raise Forbidden()
+    return role
+
+
+def static_decision(render_id: str, shop_id: str, req: RenderRequest, fallbacks: list[Fallback]) -> PageDecision:
+    """The page served when nothing shop-specific can be read: no shop data in it at all."""
+    slot = SlotDecision("main", "static", "text", STATIC_PAGE_PARAMS, "static default page")
+    return PageDecision(render_id, shop_id, req.visitor_id, req.page, (), (slot,), tuple(fallbacks), {})
+
+
+class RenderService:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        snapshots: Snapshots,
+        page_renderer: PageRenderer,
+        *,
+        redis_timeout_s: float = 0.15,
+    ) -> None:
+        self.redis = redis
+        self.snapshots = snapshots
+        self.page_renderer = page_renderer
+        self.redis_timeout_s = redis_timeout_s
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def _read(self, shop_id: str, visitor_id: str) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.config_version(shop_id))
+            pipe.get(keys.catalog_version(shop_id))
+            visitor_store.queue_profile_read(pipe, shop_id, visitor_id)
+            return await pipe.execute()
+
+    async def render(self, shop_id: str, req: RenderRequest, *, authorize: Callable[[ShopConfig], None]) -> RenderOutcome:
+        """Decide (and render) one page view; ``authorize`` raises :class:`Forbidden` for a wrong key."""
+        render_id = new_render_id()
+        fallbacks: list[Fallback] = []
+        config = self.snapshots.configs.get(shop_id)
+        profile = visitor_store.StoredProfile({}, Behaviour(), None)
+        try:
+            replies = await asyncio.wait_for(self._read(shop_id, req.visitor_id), self.redis_timeout_s)
+            cfg_ver = int(replies[0] or 0)
+            cat_ver = int(replies[1] or 0)
+            if config is None or config.version != cfg_ver:
+                config = await asyncio.wait_for(self.snapshots.load_config(self.redis, shop_id), self.redis_timeout_s)
+            if config is None:
+                raise Forbidden()  # no such shop: the same answer as a wrong key, so ids cannot be probed
+            authorize(config)
+            profile = visitor_store.profile_from_replies(replies[2:])
+            catalog = await asyncio.wait_for(self.snapshots.catalog(self.redis, shop_id, cat_ver), self.redis_timeout_s)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            reason = f"redis unavailable ({type(exc).__name__})"
+            if config is None:
+                fallbacks.append(Fallback("config", reason, "static default page"))
+                return self._finish(static_decision(render_id, shop_id, req, fallbacks), req, {}, "")
+            authorize(config)
+            fallbacks.append(Fallback("profile", reason, "anonymous profile and the last cached shop configuration"))
+            catalog = self.snapshots.cached_catalog(shop_id)
+
+        page = config.pages.get(req.page)
+        if page is None:
+            raise PageNotFound(req.page, sorted(config.pages))
+        try:
+            decision = self._decide(render_id, config, req, profile, catalog, fallbacks)
+        except Exception as exc:  # the decision must never cost the storefront its page
+            log.exception("render decision failed for shop %s", shop_id)
+            fallbacks.append(Fallback("page", f"decision failed ({type(exc).__name__})", "static default page"))
+            decision = static_decision(render_id, shop_id, req, fallbacks)
+        products = {
+            p.id: catalog.catalog.products[p.id].as_dict()
+            for s in decision.slots
+            for p in s.products
+            if p.id in catalog.catalog.products
+        }
+        outcome = self._finish(decision, req, products, config.shop.name)
+        if not req.preview:
+            self._log_exposure(outcome.decision, req)
+        return outcome
+
+    def _decide(self, render_id: str, config: ShopConfig, req: RenderRequest, profile: visitor_store.StoredProfile, catalog: Any, fallbacks: list[Fallback]) -> PageDecision:
+        try:
+            attributes = visitor_attributes(
+                profile.known, profile.behaviour, req.context, config.derived_settings, spend_rank_pct=profile.spend_rank_pct
+            )
+        except Exception as exc:
+            log.exception("derived attributes failed for shop %s", config.shop.shop_id)
+            fallbacks.append(Fallback("profile", f"derived attributes failed ({type(exc).__name__})", "known attributes only"))
+            attributes = {**req.context.extra, **profile.known}
+        scores = score_crowds(config.crowds, attributes)
+        inputs = ProductInputs(
+            catalog=catalog.catalog,
+            popularity=catalog.popularity(req.context.ts),
+            now=req.context.ts,
+            category_views=profile.behaviour.viewed_categories,
+        )
+        return decide_page(
+            render_id=render_id,
+            shop_id=config.shop.shop_id,
+            visitor_id=req.visitor_id,
+            page=config.pages[req.page],
+            blocks=config.blocks,
+            crowd_scores=scores,
+            products=inputs,
+            attributes=attributes,
+            fallbacks=fallbacks,
+        )
+
+    def _finish(self, decision: PageDecision, req: RenderRequest, products: Mapping[str, Mapping[str, Any]], shop_name: str) -> RenderOutcome:
+        if req.format != "html":
+            return RenderOutcome(decision, None, products)
+        try:
+            result = self.page_renderer.render_page(decision, products, shop_name=shop_name, preview=req.preview)
+        except Exception as exc:
+            log.exception("page template failed")
+            fb = Fallback("template", f"page template failed ({type(exc).__name__})", "static default page")
+            decision = static_decision(decision.render_id, decision.shop_id, req, [*decision.fallbacks, fb])
+            result = self.page_renderer.render_page(decision, {}, shop_name=shop_name, preview=req.preview)
+        if result.failed_slots:
+            extra = tuple(Fallback("template", f"slot {sid}: {why}", "empty placeholder") for sid, why in result.failed_slots)
+            decision = replace(decision, fallbacks=decision.fallbacks + extra)
+        return RenderOutcome(decision, result.html, products)
+
+    def _log_exposure(self, d: PageDecision, req: RenderRequest) -> None:
+        fields = {
+            "render_id": d.render_id,
+            "visitor": d.visitor_id,
+            "page": d.page_id,
+            "ts": str(round(req.context.ts * 1000)),
+            "crowds": ",".join(c.id for c in d.crowds if c.matched),
+            "slots": json.dumps(
+                [{"slot": s.slot_id, "block": s.block_id, "crowd": s.crowd, "products": [p.id for p in s.products]} for s in d.slots],
+                separators=(",", ":"),
+            ),
+            "fallbacks": str(len(d.fallbacks)),
+        }
+
+        async def write() -> None:
+            try:
+                await asyncio.wait_for(visitor_store.log_exposure(self.redis, d.shop_id, fields), 1.0)
+            except (RedisError, OSError, asyncio.TimeoutError):
+                log.warning("exposure log write failed for render %s", d.render_id)
+
+        # Logging happens after the answer is ready; the render does not wait on it.
+        task = asyncio.get_running_loop().create_task(write())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)

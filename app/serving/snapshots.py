@@ -1,0 +1,100 @@
+"""Per-process snapshots of a shop's configuration and catalog, keyed by their Redis versions.
+
+A render reads the two version counters in the same round trip as the visitor's
+profile; only when a counter moved does the process reload (and recompile) that part.
+Replicas stay stateless: the snapshot is a cache of Redis, never a source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from app.core.catalog import EMPTY_CATALOG, Catalog
+from app.core.crowds import Crowd
+from app.core.derived import DerivedSettings
+from app.core.page import Block, Page
+from app.core.ranking import decayed
+from app.store import catalog as catalog_store
+from app.store import keys
+from app.store.shops import ShopRecord
+
+
+@dataclass(frozen=True)
+class ShopConfig:
+    version: int
+    shop: ShopRecord
+    crowds: tuple[Crowd, ...]
+    blocks: dict[str, Block]
+    pages: dict[str, Page]
+    derived_settings: DerivedSettings
+
+
+@dataclass
+class CatalogSnapshot:
+    version: int
+    catalog: Catalog
+    stored_popularity: dict[str, float]
+    popularity_at: float  # monotonic time the popularity was read
+
+    def popularity(self, now: float) -> dict[str, float]:
+        return {pid: decayed(v, now) for pid, v in self.stored_popularity.items()}
+
+
+def build_config(version: int, shop: ShopRecord, cfg: dict[str, dict[str, Any]]) -> ShopConfig:
+    crowds = tuple(Crowd.compile(cid, body) for cid, body in sorted(cfg.get("crowd", {}).items()))
+    blocks = {bid: Block(bid, b["template"], b.get("params", {})) for bid, b in cfg.get("block", {}).items()}
+    pages = {pid: Page.from_dict(pid, p) for pid, p in cfg.get("page", {}).items()}
+    derived = DerivedSettings.from_mapping(shop.settings.get("derived", {}))
+    return ShopConfig(version, shop, crowds, blocks, pages, derived)
+
+
+@dataclass
+class Snapshots:
+    popularity_ttl_s: float = 5.0
+    configs: dict[str, ShopConfig] = field(default_factory=dict)
+    catalogs: dict[str, CatalogSnapshot] = field(default_factory=dict)
+
+    async def load_config(self, r: aioredis.Redis, shop_id: str) -> ShopConfig | None:
+        async with r.pipeline(transaction=True) as pipe:
+            pipe.get(keys.config_version(shop_id))
+            pipe.hgetall(keys.shop(shop_id))
+            for kind in keys.CONFIG_KINDS:
+                pipe.hgetall(keys.config(shop_id, kind))
+            ver, shop_hash, *raw = await pipe.execute()
+        if not shop_hash:
+            self.configs.pop(shop_id, None)
+            return None
+        cfg = {kind: {k: json.loads(v) for k, v in items.items()} for kind, items in zip(keys.CONFIG_KINDS, raw)}
+        snap = build_config(int(ver or 0), ShopRecord.from_hash(shop_id, shop_hash), cfg)
+        self.configs[shop_id] = snap
+        return snap
+
+    async def config(self, r: aioredis.Redis, shop_id: str, version: int | None) -> ShopConfig | None:
+        """The config at ``version`` (None: whatever Redis has now)."""
+        snap = self.configs.get(shop_id)
+        if snap is not None and version is not None and snap.version == version:
+            return snap
+        return await self.load_config(r, shop_id)
+
+    async def catalog(self, r: aioredis.Redis, shop_id: str, version: int | None) -> CatalogSnapshot:
+        snap = self.catalogs.get(shop_id)
+        now = time.monotonic()
+        if snap is None or version is None or snap.version != version:
+            ver, products = await catalog_store.load_catalog(r, shop_id)
+            pop = await catalog_store.load_popularity(r, shop_id)
+            snap = CatalogSnapshot(ver, Catalog.build(products), pop, now)
+            self.catalogs[shop_id] = snap
+        elif now - snap.popularity_at > self.popularity_ttl_s:
+            # Popularity moves with every event; it is re-read at most every few seconds.
+            snap.stored_popularity = await catalog_store.load_popularity(r, shop_id)
+            snap.popularity_at = now
+        return snap
+
+    def cached_catalog(self, shop_id: str) -> CatalogSnapshot:
+        return self.catalogs.get(shop_id) or CatalogSnapshot(0, EMPTY_CATALOG, {}, 0.0)
+

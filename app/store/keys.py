@@ -1,0 +1,99 @@
+"""Every Redis key the service uses, in one place.
+
+All keys of a shop carry the shop id as a hash tag (``{shop}``), so that on Redis
+Cluster one shop's keys share a slot: transactions and Lua scripts over them work,
+and one shop is never split across nodes. Shop ids are restricted to
+``[a-z0-9_-]`` (see :data:`SHOP_ID_PATTERN`), so they cannot contain braces.
+"""
+
+from __future__ import annotations
+
+import re
+
+SHOP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+# Visitor, product and config ids are free-form for the storefront, but bounded and
+# free of control characters so that keys stay printable and small.
+ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+CONFIG_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+CONFIG_KINDS = ("crowd", "block", "page")
+
+SHOPS = "sf:shops"  # set of all shop ids (admin listing); global, not per shop
+
+
+def _p(shop: str) -> str:
+    return f"sf:{{{shop}}}"
+
+
+def shop(shop_id: str) -> str:
+    """Hash: name, created_at, key hashes, settings (JSON), demo flag."""
+    return f"{_p(shop_id)}:shop"
+
+
+def config_version(shop_id: str) -> str:
+    """Integer bumped by every configuration write: the cache key of a process's snapshot."""
+    return f"{_p(shop_id)}:cfgver"
+
+
+def config(shop_id: str, kind: str) -> str:
+    """Hash: config id -> current JSON body, for kind in :data:`CONFIG_KINDS`."""
+    return f"{_p(shop_id)}:cfg:{kind}"
+
+
+def history(shop_id: str, kind: str, item_id: str) -> str:
+    """List of JSON version records of one config item, oldest first."""
+    return f"{_p(shop_id)}:hist:{kind}:{item_id}"
+
+
+def catalog_version(shop_id: str) -> str:
+    return f"{_p(shop_id)}:catver"
+
+
+def products(shop_id: str) -> str:
+    """Hash: product id -> product JSON."""
+    return f"{_p(shop_id)}:products"
+
+
+def popularity(shop_id: str) -> str:
+    """Sorted set: product id -> forward-decayed interaction weight (see app.core.ranking)."""
+    return f"{_p(shop_id)}:pop"
+
+
+def known_visitors(shop_id: str) -> str:
+    """Set of visitor ids that have CRM (known) attributes."""
+    return f"{_p(shop_id)}:known"
+
+
+def visitor_known(shop_id: str, visitor_id: str) -> str:
+    """Hash: attribute -> JSON value, from the merchant's CRM import."""
+    return f"{_p(shop_id)}:v:{visitor_id}:known"
+
+
+def visitor_behaviour(shop_id: str, visitor_id: str) -> str:
+    """Hash of folded behaviour counters and first/last timestamps (epoch ms)."""
+    return f"{_p(shop_id)}:v:{visitor_id}:beh"
+
+
+def visitor_categories(shop_id: str, visitor_id: str) -> str:
+    """Hash: category -> number of views."""
+    return f"{_p(shop_id)}:v:{visitor_id}:cats"
+
+
+def spend_rank(shop_id: str) -> str:
+    """Sorted set: purchaser visitor id -> spend in cents (for the top-x% attribute)."""
+    return f"{_p(shop_id)}:spend"
+
+
+def event_seen(shop_id: str, event_id: str) -> str:
+    """Marker of an ingested event id, with a TTL: the de-duplication window."""
+    return f"{_p(shop_id)}:ev:{event_id}"
+
+
+def event_log(shop_id: str) -> str:
+    """Stream of accepted events (capped), the raw material for training and the index."""
+    return f"{_p(shop_id)}:events"
+
+
+def exposure_log(shop_id: str) -> str:
+    """Stream of render decisions (capped): what each visitor was shown and why."""
+    return f"{_p(shop_id)}:exposures"

@@ -1,0 +1,151 @@
+"""Visitor profiles in Redis: known (CRM) attributes, folded behaviour, and event ingestion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from app.core.profile import Behaviour, Event
+from app.core.ranking import popularity_increment
+from app.store import keys
+
+DEDUPE_WINDOW_S = 400 * 86400  # an event id is remembered for 400 days: imports are idempotent
+EVENT_LOG_MAXLEN = 2_000_000
+INGEST_BATCH = 500
+
+_INGEST_LUA = resources.files("app.store").joinpath("lua/ingest_events.lua").read_text()
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    known: dict[str, Any]
+    behaviour: Behaviour
+    spend_rank_pct: float | None  # the visitor's spend rank among purchasers, as a top-x% figure
+
+
+def _ms(x: str | None) -> float | None:
+    return int(x) / 1000 if x is not None else None
+
+
+def behaviour_from_hashes(beh: Mapping[str, str], cats: Mapping[str, str]) -> Behaviour:
+    return Behaviour(
+        first_seen=_ms(beh.get("first_seen")),
+        last_seen=_ms(beh.get("last_seen")),
+        views=int(beh.get("views", 0)),
+        clicks=int(beh.get("clicks", 0)),
+        carts=int(beh.get("carts", 0)),
+        orders=int(beh.get("orders", 0)),
+        spend_cents=int(beh.get("spend_cents", 0)),
+        first_purchase_at=_ms(beh.get("first_purchase_at")),
+        last_purchase_at=_ms(beh.get("last_purchase_at")),
+        followed_at=_ms(beh.get("followed_at")),
+        viewed_categories={k: int(v) for k, v in cats.items()},
+    )
+
+
+def queue_profile_read(pipe: Any, shop_id: str, visitor_id: str) -> None:
+    """Add the five reads of one profile to a pipeline (so a render costs one round trip)."""
+    pipe.hgetall(keys.visitor_known(shop_id, visitor_id))
+    pipe.hgetall(keys.visitor_behaviour(shop_id, visitor_id))
+    pipe.hgetall(keys.visitor_categories(shop_id, visitor_id))
+    pipe.zrevrank(keys.spend_rank(shop_id), visitor_id)
+    pipe.zcard(keys.spend_rank(shop_id))
+
+
+def profile_from_replies(replies: Sequence[Any]) -> StoredProfile:
+    known_raw, beh, cats, rank, purchasers = replies
+    pct = None
+    if rank is not None and purchasers:
+        pct = round((int(rank) + 1) / int(purchasers) * 100, 4)
+    return StoredProfile(
+        known={k: json.loads(v) for k, v in known_raw.items()},
+        behaviour=behaviour_from_hashes(beh, cats),
+        spend_rank_pct=pct,
+    )
+
+
+async def read_profile(r: aioredis.Redis, shop_id: str, visitor_id: str) -> StoredProfile:
+    async with r.pipeline(transaction=False) as pipe:
+        queue_profile_read(pipe, shop_id, visitor_id)
+        replies = await pipe.execute()
+    return profile_from_replies(replies)
+
+
+async def upsert_known(r: aioredis.Redis, shop_id: str, visitors: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+    """Merge CRM attributes into profiles in one transaction; a ``null`` value removes one."""
+    async with r.pipeline(transaction=True) as pipe:
+        for visitor_id, attrs in visitors:
+            key = keys.visitor_known(shop_id, visitor_id)
+            to_set = {k: json.dumps(v, ensure_ascii=False) for k, v in attrs.items() if v is not None}
+            to_del = [k for k, v in attrs.items() if v is None]
+            if to_set:
+                pipe.hset(key, mapping=to_set)
+            if to_del:
+                pipe.hdel(key, *to_del)
+            pipe.sadd(keys.known_visitors(shop_id), visitor_id)
+        await pipe.execute()
+    return len(visitors)
+
+
+async def ingest(r: aioredis.Redis, shop_id: str, events: Sequence[Event]) -> tuple[int, int]:
+    """Apply events to profiles (each event id once); returns (accepted, duplicates)."""
+    accepted = duplicates = 0
+    script = r.register_script(_INGEST_LUA)
+    for start in range(0, len(events), INGEST_BATCH):
+        batch = events[start : start + INGEST_BATCH]
+        kv = [keys.spend_rank(shop_id), keys.popularity(shop_id), keys.event_log(shop_id)]
+        argv: list[str | int] = [DEDUPE_WINDOW_S, EVENT_LOG_MAXLEN]
+        for e in batch:
+            kv += [
+                keys.event_seen(shop_id, e.event_id),
+                keys.visitor_behaviour(shop_id, e.visitor_id),
+                keys.visitor_categories(shop_id, e.visitor_id),
+            ]
+            pop = popularity_increment(e.type, e.ts) if e.product_id else 0.0
+            argv += [
+                e.event_id,
+                e.type,
+                e.visitor_id,
+                str(round(e.ts * 1000)),
+                e.product_id or "",
+                e.category or "",
+                str(e.amount_cents or 0),
+                repr(pop) if pop else "0",
+                e.render_id or "",
+            ]
+        a, d = await script(keys=kv, args=argv)
+        accepted += int(a)
+        duplicates += int(d)
+    return accepted, duplicates
+
+
+async def iter_known_visitors(
+    r: aioredis.Redis, shop_id: str, *, limit: int, batch: int = 500
+) -> AsyncIterator[tuple[str, StoredProfile]]:
+    """Known visitors with their profiles, up to ``limit`` (SSCAN order), in pipelined batches."""
+    ids: list[str] = []
+    async for vid in r.sscan_iter(keys.known_visitors(shop_id), count=batch):
+        ids.append(vid)
+        if len(ids) >= limit:
+            break
+    for i in range(0, len(ids), batch):
+        chunk = ids[i : i + batch]
+        async with r.pipeline(transaction=False) as pipe:
+            for vid in chunk:
+                queue_profile_read(pipe, shop_id, vid)
+            replies = await pipe.execute()
+        for j, vid in enumerate(chunk):
+            yield vid, profile_from_replies(replies[j * 5 : j * 5 + 5])
+
+
+async def count_known_visitors(r: aioredis.Redis, shop_id: str) -> int:
+    return int(await r.scard(keys.known_visitors(shop_id)))
+
+
+async def log_exposure(r: aioredis.Redis, shop_id: str, fields: Mapping[str, str], maxlen: int = 2_000_000) -> None:
+    await r.xadd(keys.exposure_log(shop_id), dict(fields), maxlen=maxlen, approximate=True)

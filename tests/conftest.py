@@ -1,0 +1,70 @@
+"""Shared fixtures: a real embedded Redis behind a real app, and fresh shops on it.
+
+One app (and so one embedded redis-server) serves the whole session; every test that
+needs a shop gets a new one with a unique id, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.app import create_app
+from app.config import Settings
+
+ADMIN_TOKEN = "test-admin-token"
+_counter = itertools.count()
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    base = dict(admin_token=ADMIN_TOKEN, redis_url=None, data_dir=data_dir)
+    base.update(overrides)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def client(data_dir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(data_dir))) as c:
+        yield c
+
+
+@dataclass(frozen=True)
+class ShopKeys:
+    shop_id: str
+    merchant_key: str
+    storefront_key: str
+
+    @property
+    def merchant(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.merchant_key}"}
+
+    @property
+    def storefront(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.storefront_key}"}
+
+    def url(self, path: str) -> str:
+        return f"/v1/shops/{self.shop_id}{path}"
+
+
+def create_shop(client: TestClient, prefix: str = "shop") -> ShopKeys:
+    shop_id = f"{prefix}-{os.getpid()}-{next(_counter)}"
+    r = client.post("/v1/shops", json={"shop_id": shop_id, "name": "Test shop"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return ShopKeys(shop_id, body["merchant_key"], body["storefront_key"])
+
+
+@pytest.fixture
+def shop(client: TestClient) -> ShopKeys:
+    return create_shop(client)
