@@ -20,6 +20,7 @@ class Settings:
     redis_timeout_ms: int = 150  # one Redis round trip on the hot path gives up after this
     snapshot_ttl_s: float = 5.0  # how stale a process may keep a shop's popularity figures
     admin_token_generated: bool = False  # True: nobody set one; it was generated and printed
+    templates_dir: Path = TEMPLATES_DIR  # the project's templates; never a merchant upload
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

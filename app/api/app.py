@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -13,7 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api import errors
 from app.api.routes import catalog, crowds, demo, health, pages, render, shops, visitors
 from app.api.state import AppState
-from app.config import TEMPLATES_DIR, Settings
+from app.config import Settings
+from app.core.derived import DerivedSettings, warm_up
 from app.rendering.html import PageRenderer
 from app.serving.render import RenderService
 from app.serving.snapshots import Snapshots
@@ -45,9 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Solar terms and holiday tables are built once per year; build this year's now,
+        # off the event loop, so that no page view pays for it.
+        await anyio.to_thread.run_sync(warm_up, DerivedSettings())
         handle = open_redis(settings)
         snapshots = Snapshots(popularity_ttl_s=settings.snapshot_ttl_s)
-        page_renderer = PageRenderer(TEMPLATES_DIR)
+        page_renderer = PageRenderer(settings.templates_dir)
         service = RenderService(handle.client, snapshots, page_renderer, redis_timeout_s=settings.redis_timeout_ms / 1000)
         app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service)
         log.info("storefront ready: redis %s", handle.url)

@@ -11,6 +11,9 @@ the body); ``details`` lists every problem found, so a form can mark them all at
 
 from __future__ import annotations
 
+import json
+import re
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,14 +60,25 @@ class ApiError(Exception):
         return {"error": err}
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+
+
 def json_path(loc: Sequence[Any], root: str = "$") -> str:
-    """Pydantic's location tuple (without its leading "body") as a JSON path."""
+    """Pydantic's location tuple (without its leading "body") as a JSON path.
+
+    Keys that are not plain names are quoted (``$.attributes["bad key!"]``); pydantic's
+    "[key]" marker (the error is in a dict key, not its value) adds nothing to a path.
+    """
     out = root
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif part == "[key]":
+            continue
+        elif _PLAIN_KEY.match(str(part)):
             out += f".{part}"
+        else:
+            out += f"[{json.dumps(str(part), ensure_ascii=False)}]"
     return out
 
 

@@ -19,13 +19,23 @@ EVENT_LOG_MAXLEN = 2_000_000
 INGEST_BATCH = 500
 
 _INGEST_LUA = resources.files("app.store").joinpath("lua/ingest_events.lua").read_text()
+# {purchasers with strictly higher spend, purchasers} (-1 when the visitor never bought),
+# so that equal spenders share a rank however Redis orders equal scores.
+_SPEND_RANK_LUA = """
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local n = redis.call('ZCARD', KEYS[1])
+if not s then return {-1, n} end
+return {redis.call('ZCOUNT', KEYS[1], '(' .. s, '+inf'), n}
+"""
 
 
 @dataclass(frozen=True)
 class StoredProfile:
     known: dict[str, Any]
     behaviour: Behaviour
-    spend_rank_pct: float | None  # the visitor's spend rank among purchasers, as a top-x% figure
+    # Top-x% of the visitor by spend among the shop's purchasers: 100 * (number with a
+    # strictly higher spend + 1) / purchasers; None for a visitor who never bought.
+    spend_rank_pct: float | None
 
 
 def _ms(x: str | None) -> float | None:
@@ -49,19 +59,21 @@ def behaviour_from_hashes(beh: Mapping[str, str], cats: Mapping[str, str]) -> Be
 
 
 def queue_profile_read(pipe: Any, shop_id: str, visitor_id: str) -> None:
-    """Add the five reads of one profile to a pipeline (so a render costs one round trip)."""
+    """Add the reads of one profile to a pipeline (so a render costs one round trip)."""
     pipe.hgetall(keys.visitor_known(shop_id, visitor_id))
     pipe.hgetall(keys.visitor_behaviour(shop_id, visitor_id))
     pipe.hgetall(keys.visitor_categories(shop_id, visitor_id))
-    pipe.zrevrank(keys.spend_rank(shop_id), visitor_id)
-    pipe.zcard(keys.spend_rank(shop_id))
+    pipe.eval(_SPEND_RANK_LUA, 1, keys.spend_rank(shop_id), visitor_id)
+
+
+PROFILE_REPLIES = 4  # replies queue_profile_read adds to a pipeline
 
 
 def profile_from_replies(replies: Sequence[Any]) -> StoredProfile:
-    known_raw, beh, cats, rank, purchasers = replies
+    known_raw, beh, cats, (higher, purchasers) = replies
     pct = None
-    if rank is not None and purchasers:
-        pct = round((int(rank) + 1) / int(purchasers) * 100, 4)
+    if int(higher) >= 0 and int(purchasers):
+        pct = round((int(higher) + 1) / int(purchasers) * 100, 4)
     return StoredProfile(
         known={k: json.loads(v) for k, v in known_raw.items()},
         behaviour=behaviour_from_hashes(beh, cats),
@@ -140,7 +152,7 @@ async def iter_known_visitors(
                 queue_profile_read(pipe, shop_id, vid)
             replies = await pipe.execute()
         for j, vid in enumerate(chunk):
-            yield vid, profile_from_replies(replies[j * 5 : j * 5 + 5])
+            yield vid, profile_from_replies(replies[j * PROFILE_REPLIES : (j + 1) * PROFILE_REPLIES])
 
 
 async def count_known_visitors(r: aioredis.Redis, shop_id: str) -> int:

@@ -86,6 +86,9 @@ async def render(body: RenderIn, shop: ShopId, token: Token, state: State) -> Re
             404, "page_not_found", f"There is no page '{exc.page_id}' in this shop.", path="$.page", extra={"pages": exc.known}
         ) from None
     headers = {"X-Render-Id": outcome.decision.render_id, "Cache-Control": "no-store"}
+    if outcome.decision.fallbacks:
+        # An HTML answer has no JSON trace: the header tells the storefront which steps fell back.
+        headers["X-Render-Fallbacks"] = ",".join(dict.fromkeys(f.step for f in outcome.decision.fallbacks))
     if outcome.html is not None:
         return HTMLResponse(outcome.html, headers=headers)
     return JSONResponse(decision_json(outcome.decision), headers=headers)
