@@ -17,6 +17,7 @@ from app.api.state import AppState
 from app.config import Settings
 from app.core.derived import DerivedSettings, warm_up
 from app.rendering.html import PageRenderer
+from app.serving.exposures import ExposureLog
 from app.serving.render import RenderService
 from app.serving.snapshots import Snapshots
 from app.store.client import open_redis
@@ -53,13 +54,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         handle = open_redis(settings)
         snapshots = Snapshots(popularity_ttl_s=settings.snapshot_ttl_s)
         page_renderer = PageRenderer(settings.templates_dir)
-        service = RenderService(handle.client, snapshots, page_renderer, redis_timeout_s=settings.redis_timeout_ms / 1000)
+        exposures = ExposureLog(handle.client)
+        exposures.start()
+        service = RenderService(handle.client, snapshots, page_renderer, exposures, redis_timeout_s=settings.redis_timeout_ms / 1000)
         app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service)
         log.info("storefront ready: redis %s", handle.url)
         try:
             yield
         finally:
-            await service.drain()
+            await exposures.stop()
             await handle.close()
 
     app = FastAPI(

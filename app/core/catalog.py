@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Product:
@@ -52,12 +54,58 @@ class Product:
 
 
 @dataclass(frozen=True)
+class Candidates:
+    """A product pool as columns, so that ranking scores all of it in one numpy pass.
+
+    Built once per catalog version and pool, then reused by every page view.
+    """
+
+    products: tuple[Product, ...]
+    ids: tuple[str, ...]
+    position: Mapping[str, int]  # product id -> row
+    categories: tuple[str, ...]  # the distinct categories; category_codes index into it
+    category_codes: np.ndarray  # int row -> category
+    in_stock: np.ndarray  # bool
+    added_at: np.ndarray  # float epoch seconds, NaN where unknown
+    tag_rows: Mapping[str, np.ndarray]  # tag -> rows carrying it
+
+    @classmethod
+    def build(cls, products: Iterable[Product]) -> Candidates:
+        prods = tuple(sorted(products, key=lambda p: p.id))  # id order: ties rank by id
+        categories = tuple(sorted({p.category for p in prods}))
+        code = {c: i for i, c in enumerate(categories)}
+        tags: dict[str, list[int]] = {}
+        for i, p in enumerate(prods):
+            for t in p.tags:
+                tags.setdefault(t, []).append(i)
+        return cls(
+            products=prods,
+            ids=tuple(p.id for p in prods),
+            position={p.id: i for i, p in enumerate(prods)},
+            categories=categories,
+            category_codes=np.fromiter((code[p.category] for p in prods), dtype=np.int32, count=len(prods)),
+            in_stock=np.fromiter((p.in_stock for p in prods), dtype=bool, count=len(prods)),
+            added_at=np.fromiter(
+                (p.added_at if p.added_at is not None else np.nan for p in prods), dtype=float, count=len(prods)
+            ),
+            tag_rows={t: np.array(rows, dtype=np.int32) for t, rows in tags.items()},
+        )
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+
+@dataclass(frozen=True)
 class Catalog:
     """A shop's products with the indexes a product pool is drawn from."""
 
     products: Mapping[str, Product]
     by_category: Mapping[str, tuple[str, ...]]
     by_tag: Mapping[str, tuple[str, ...]]
+    # Pools already turned into columns, by (categories, tags): a cache, not state.
+    _pools: dict[tuple[tuple[str, ...], tuple[str, ...]], Candidates] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(cls, products: Iterable[Product]) -> Catalog:
@@ -86,6 +134,15 @@ class Catalog:
             tagged = {pid for t in tgs for pid in self.by_tag.get(t, ())}
             ids = tagged if ids is None else ids & tagged
         return [self.products[i] for i in sorted(ids or ())]
+
+    def candidates(self, categories: Iterable[str] = (), tags: Iterable[str] = ()) -> Candidates:
+        """The pool as :class:`Candidates`, built on first use and kept with this catalog."""
+        key = (tuple(sorted(categories)), tuple(sorted(tags)))
+        found = self._pools.get(key)
+        if found is None:
+            found = Candidates.build(self.pool(*key))
+            self._pools[key] = found
+        return found
 
 
 EMPTY_CATALOG = Catalog(products={}, by_category={}, by_tag={})

@@ -53,10 +53,12 @@ def score_crowds(crowds: Iterable[Crowd], attributes: Mapping[str, Any]) -> tupl
     for c in crowds:
         holds = c.predicate(attributes)
         score = 1.0 if holds else 0.0
-        missing = sorted(a for a in c.attributes if attributes.get(_top_level(a)) is None)
-        reason = "rule holds" if holds else "rule does not hold"
-        if missing:
-            reason += f"; unknown: {', '.join(missing)}"
+        reason = "rule holds"
+        if not holds:
+            reason = "rule does not hold"
+            missing = sorted(a for a in c.attributes if attributes.get(_top_level(a)) is None)
+            if missing:
+                reason += f"; unknown: {', '.join(missing)}"
         scores.append(
             CrowdScore(
                 id=c.id,

@@ -65,9 +65,10 @@ class ProductInputs:
     """What product ranking needs about the shop and the visitor."""
 
     catalog: Catalog
-    popularity: Mapping[str, float]  # decayed to `now`
+    popularity: Mapping[str, float]  # times popularity_scale: decayed to `now`
     now: float
     category_views: Mapping[str, int]
+    popularity_scale: float = 1.0
 
 
 def choose_variant(slot: Slot, scores: Mapping[str, CrowdScore]) -> tuple[str, str | None, str]:
@@ -92,9 +93,10 @@ def choose_variant(slot: Slot, scores: Mapping[str, CrowdScore]) -> tuple[str, s
 
 def products_for(block: Block, inputs: ProductInputs) -> tuple[ScoredProduct, ...]:
     pool = block.params.get("pool") or {}
-    candidates = inputs.catalog.pool(pool.get("categories") or (), pool.get("tags") or ())
+    candidates = inputs.catalog.candidates(pool.get("categories") or (), pool.get("tags") or ())
+    rules = MerchRules.from_params(block.params)
     return tuple(
-        rank(candidates, inputs.popularity, inputs.now, MerchRules.from_params(block.params), inputs.category_views)
+        rank(candidates, inputs.popularity, inputs.now, rules, inputs.category_views, popularity_scale=inputs.popularity_scale)
     )
 
 

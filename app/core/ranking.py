@@ -22,11 +22,12 @@ in any order and the stored values only need one common factor
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from app.core.catalog import Product
+import numpy as np
+
+from app.core.catalog import Candidates
 from app.core.decision import ScoredProduct
 
 HALF_LIFE_S = 7 * 86400.0
@@ -70,78 +71,103 @@ class MerchRules:
         )
 
 
-def _boost_factor(p: Product, boost: Mapping[str, float]) -> tuple[float, list[str]]:
-    factor, why = 1.0, []
+def _boost_vector(c: Candidates, boost: Mapping[str, float]) -> np.ndarray:
+    factor = np.ones(len(c))
+    codes = {cat: i for i, cat in enumerate(c.categories)}
+    for key, f in boost.items():
+        if key.startswith("category:"):
+            code = codes.get(key[len("category:") :])
+            if code is not None:
+                factor[c.category_codes == code] *= f
+        elif key.startswith("tag:"):
+            rows = c.tag_rows.get(key[len("tag:") :])
+            if rows is not None:
+                factor[rows] *= f
+        else:
+            row = c.position.get(key)
+            if row is not None:
+                factor[row] *= f
+    return factor
+
+
+def _reason(c: Candidates, row: int, pop: np.ndarray, new: np.ndarray, share: np.ndarray, boost: Mapping[str, float]) -> str:
+    """Why a chosen product scored what it did (built for the chosen few only)."""
+    p = c.products[row]
+    parts = [f"popularity {pop[row]:.1f}"]
+    if new[row]:
+        parts.append("new arrival")
+    if share[row]:
+        parts.append(f"affinity {p.category} {share[row]:.0%}")
     for key in (p.id, f"category:{p.category}", *(f"tag:{t}" for t in p.tags)):
-        f = boost.get(key)
-        if f is not None:
-            factor *= f
-            why.append(f"boost {key} x{f:g}")
-    return factor, why
-
-
-def score_products(
-    products: Iterable[Product],
-    popularity: Mapping[str, float],
-    now: float,
-    category_views: Mapping[str, int] | None = None,
-    boost: Mapping[str, float] | None = None,
-) -> list[ScoredProduct]:
-    """Score products (popularity already decayed to ``now``) in one pass."""
-    views = category_views or {}
-    total_views = sum(views.values())
-    out: list[ScoredProduct] = []
-    for p in products:
-        pop = popularity.get(p.id, 0.0)
-        base = 1.0 + math.log1p(max(pop, 0.0))
-        reasons = [f"popularity {pop:.1f}"]
-        if p.added_at is not None and 0 <= now - p.added_at < NEW_ARRIVAL_WINDOW_S:
-            base += NEW_ARRIVAL_BONUS * (1 - (now - p.added_at) / NEW_ARRIVAL_WINDOW_S)
-            reasons.append("new arrival")
-        if total_views:
-            share = views.get(p.category, 0) / total_views
-            if share:
-                base += AFFINITY_WEIGHT * share
-                reasons.append(f"affinity {p.category} {share:.0%}")
-        factor, why = _boost_factor(p, boost or {})
-        out.append(ScoredProduct(id=p.id, score=round(base * factor, 6), reason=", ".join(reasons + why)))
-    return out
+        if key in boost:
+            parts.append(f"boost {key} x{boost[key]:g}")
+    return ", ".join(parts)
 
 
 def rank(
-    candidates: Sequence[Product],
+    candidates: Candidates,
     popularity: Mapping[str, float],
     now: float,
     rules: MerchRules,
     category_views: Mapping[str, int] | None = None,
+    *,
+    popularity_scale: float = 1.0,
 ) -> list[ScoredProduct]:
-    """Rank a grid's candidates under the merchant's rules (see the module docstring)."""
-    eligible = {p.id: p for p in candidates if p.in_stock and p.id not in rules.exclude}
-    scored = score_products(eligible.values(), popularity, now, category_views, rules.boost)
-    by_score = sorted(scored, key=lambda s: (-s.score, s.id))
-    score_of = {s.id: s for s in scored}
+    """Rank a grid's candidates under the merchant's rules (see the module docstring).
+
+    ``popularity`` times ``popularity_scale`` is the decayed popularity at ``now``: a
+    caller holding stored forward-decayed values passes them with the common factor,
+    instead of building a decayed copy per page view. All candidates are scored in one
+    vectorized pass; reasons are written only for the products shown.
+    """
+    c = candidates
+    n = len(c)
+    if n == 0 or rules.count <= 0:
+        return []
+    pop = np.fromiter((popularity.get(i, 0.0) for i in c.ids), dtype=float, count=n) * popularity_scale
+    base = 1.0 + np.log1p(np.maximum(pop, 0.0))
+    with np.errstate(invalid="ignore"):
+        age = now - c.added_at
+        new = (age >= 0) & (age < NEW_ARRIVAL_WINDOW_S)  # NaN (unknown) compares False
+    base[new] += NEW_ARRIVAL_BONUS * (1 - age[new] / NEW_ARRIVAL_WINDOW_S)
+    share = np.zeros(n)
+    total_views = sum(category_views.values()) if category_views else 0
+    if total_views:
+        by_code = np.array([category_views.get(cat, 0) / total_views for cat in c.categories])  # type: ignore[union-attr]
+        share = by_code[c.category_codes]
+        base += AFFINITY_WEIGHT * share
+    score = np.round(base * _boost_vector(c, rules.boost), 6)
+
+    eligible = c.in_stock.copy()
+    for pid in rules.exclude:
+        row = c.position.get(pid)
+        if row is not None:
+            eligible[row] = False
+    # Rows are in id order, so a stable sort breaks score ties by id.
+    order = np.argsort(-score, kind="stable")
 
     chosen: list[ScoredProduct] = []
-    per_category: dict[str, int] = {}
-    taken: set[str] = set()
+    per_category = np.zeros(len(c.categories), dtype=np.int32)
+    taken: set[int] = set()
 
-    def take(s: ScoredProduct, reason: str | None = None) -> None:
-        cat = eligible[s.id].category
-        per_category[cat] = per_category.get(cat, 0) + 1
-        taken.add(s.id)
-        chosen.append(s if reason is None else ScoredProduct(s.id, s.score, reason))
+    def take(row: int, reason: str | None = None) -> None:
+        per_category[c.category_codes[row]] += 1
+        taken.add(row)
+        why = reason if reason is not None else _reason(c, row, pop, new, share, rules.boost)
+        chosen.append(ScoredProduct(id=c.ids[row], score=float(score[row]), reason=why))
 
     # Pins are the merchant's explicit choice: they bypass the diversity cap.
     for pid in rules.pin:
-        if pid in eligible and pid not in taken and len(chosen) < rules.count:
-            take(score_of[pid], "pinned")
-    for s in by_score:
+        row = c.position.get(pid)
+        if row is not None and eligible[row] and row not in taken and len(chosen) < rules.count:
+            take(row, "pinned")
+    cap = rules.max_per_category
+    for row in order.tolist():
         if len(chosen) >= rules.count:
             break
-        if s.id in taken:
+        if row in taken or not eligible[row]:
             continue
-        cat = eligible[s.id].category
-        if rules.max_per_category is not None and per_category.get(cat, 0) >= rules.max_per_category:
+        if cap is not None and per_category[c.category_codes[row]] >= cap:
             continue
-        take(s)
+        take(row)
     return chosen

@@ -27,6 +27,7 @@ from app.core.decision import Fallback, PageDecision, SlotDecision
 from app.core.page import ProductInputs, decide_page
 from app.core.profile import Behaviour, Context
 from app.rendering.html import PageRenderer
+from app.serving.exposures import ExposureLog
 from app.serving.snapshots import ShopConfig, Snapshots
 from app.store import keys
 from app.store import visitors as visitor_store
@@ -87,14 +88,15 @@ class RenderService:
         redis: aioredis.Redis,
         snapshots: Snapshots,
         page_renderer: PageRenderer,
+        exposures: ExposureLog,
         *,
         redis_timeout_s: float = 0.15,
     ) -> None:
         self.redis = redis
         self.snapshots = snapshots
         self.page_renderer = page_renderer
+        self.exposures = exposures
         self.redis_timeout_s = redis_timeout_s
-        self._background: set[asyncio.Task[None]] = set()
 
     async def _read(self, shop_id: str, visitor_id: str) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -161,7 +163,8 @@ class RenderService:
         scores = score_crowds(config.crowds, attributes)
         inputs = ProductInputs(
             catalog=catalog.catalog,
-            popularity=catalog.popularity(req.context.ts),
+            popularity=catalog.stored_popularity,
+            popularity_scale=catalog.popularity_scale(req.context.ts),
             now=req.context.ts,
             category_views=profile.behaviour.viewed_categories,
         )
@@ -188,8 +191,7 @@ class RenderService:
             decision = static_decision(decision.render_id, decision.shop_id, req, [*decision.fallbacks, fb])
             result = self.page_renderer.render_page(decision, {}, shop_name=shop_name, preview=req.preview)
         if result.failed_slots:
-            extra = tuple(Fallback("template", f"slot {sid}: {why}", "empty placeholder") for sid, why in result.failed_slots)
-            decision = replace(decision, fallbacks=decision.fallbacks + extra)
+            decision = replace(decision, fallbacks=decision.fallbacks + result.fallbacks())
         return RenderOutcome(decision, result.html, products)
 
     def _log_exposure(self, d: PageDecision, req: RenderRequest) -> None:
@@ -205,18 +207,4 @@ class RenderService:
             ),
             "fallbacks": str(len(d.fallbacks)),
         }
-
-        async def write() -> None:
-            try:
-                await asyncio.wait_for(visitor_store.log_exposure(self.redis, d.shop_id, fields), 1.0)
-            except (RedisError, OSError, asyncio.TimeoutError):
-                log.warning("exposure log write failed for render %s", d.render_id)
-
-        # Logging happens after the answer is ready; the render does not wait on it.
-        task = asyncio.get_running_loop().create_task(write())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def drain(self) -> None:
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        self.exposures.add(d.shop_id, fields)

@@ -41,8 +41,10 @@ class CatalogSnapshot:
     stored_popularity: dict[str, float]
     popularity_at: float  # monotonic time the popularity was read
 
-    def popularity(self, now: float) -> dict[str, float]:
-        return {pid: decayed(v, now) for pid, v in self.stored_popularity.items()}
+    @staticmethod
+    def popularity_scale(now: float) -> float:
+        """The factor that reads stored popularity as decayed counts at ``now``."""
+        return decayed(1.0, now)
 
 
 def build_config(version: int, shop: ShopRecord, cfg: dict[str, dict[str, Any]]) -> ShopConfig:

@@ -159,5 +159,9 @@ async def count_known_visitors(r: aioredis.Redis, shop_id: str) -> int:
     return int(await r.scard(keys.known_visitors(shop_id)))
 
 
-async def log_exposure(r: aioredis.Redis, shop_id: str, fields: Mapping[str, str], maxlen: int = 2_000_000) -> None:
-    await r.xadd(keys.exposure_log(shop_id), dict(fields), maxlen=maxlen, approximate=True)
+EXPOSURE_LOG_MAXLEN = 2_000_000
+
+
+def queue_exposure(pipe: Any, shop_id: str, fields: Mapping[str, str]) -> None:
+    """Add one render's exposure entry to a pipeline (the log is capped, oldest out)."""
+    pipe.xadd(keys.exposure_log(shop_id), dict(fields), maxlen=EXPOSURE_LOG_MAXLEN, approximate=True)

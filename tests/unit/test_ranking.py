@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from app.core.catalog import Catalog, Product
+from app.core.catalog import Candidates, Catalog, Product
 from app.core.ranking import (
     HALF_LIFE_S,
     MerchRules,
@@ -32,21 +32,21 @@ def test_forward_decay_halves_per_half_life() -> None:
 
 def test_popularity_orders_and_ties_break_by_id() -> None:
     products = [prod("p1"), prod("p2"), prod("p3")]
-    out = rank(products, {"p2": 10.0, "p3": 10.0}, NOW, MerchRules(count=3))
+    out = rank(Candidates.build(products), {"p2": 10.0, "p3": 10.0}, NOW, MerchRules(count=3))
     assert [s.id for s in out] == ["p2", "p3", "p1"]
     assert out[0].score == pytest.approx(1 + math.log1p(10.0))
 
 
 def test_out_of_stock_and_excluded_never_show() -> None:
     products = [prod("p1", stock=0), prod("p2"), prod("p3")]
-    out = rank(products, {"p1": 100.0}, NOW, MerchRules(count=5, exclude=frozenset({"p3"})))
+    out = rank(Candidates.build(products), {"p1": 100.0}, NOW, MerchRules(count=5, exclude=frozenset({"p3"})))
     assert [s.id for s in out] == ["p2"]
 
 
 def test_pins_come_first_in_order_even_past_the_cap() -> None:
     products = [prod(f"p{i}", cat="a") for i in range(6)]
     rules = MerchRules(count=4, pin=("p5", "p4"), max_per_category=1)
-    out = rank(products, {"p0": 50.0}, NOW, rules)
+    out = rank(Candidates.build(products), {"p0": 50.0}, NOW, rules)
     assert [s.id for s in out][:2] == ["p5", "p4"]
     assert out[0].reason == "pinned"
     assert len(out) == 2  # the cap of one per category is filled by the pins: nothing else joins
@@ -54,7 +54,7 @@ def test_pins_come_first_in_order_even_past_the_cap() -> None:
 
 def test_diversity_cap() -> None:
     products = [prod("a1", "a"), prod("a2", "a"), prod("a3", "a"), prod("b1", "b")]
-    out = rank(products, {"a1": 9, "a2": 8, "a3": 7, "b1": 1}, NOW, MerchRules(count=3, max_per_category=2))
+    out = rank(Candidates.build(products), {"a1": 9, "a2": 8, "a3": 7, "b1": 1}, NOW, MerchRules(count=3, max_per_category=2))
     assert [s.id for s in out] == ["a1", "a2", "b1"]
 
 
@@ -64,21 +64,21 @@ def test_diversity_cap() -> None:
 )
 def test_boosts(boost: dict[str, float], winner: str) -> None:
     products = [prod("p1", "a"), prod("p2", "b", tags=("sale",))]
-    out = rank(products, {"p1": 5.0, "p2": 2.0}, NOW, MerchRules(count=2, boost=boost))
+    out = rank(Candidates.build(products), {"p1": 5.0, "p2": 2.0}, NOW, MerchRules(count=2, boost=boost))
     assert out[0].id == winner
 
 
 def test_new_arrivals_and_affinity_lift_a_product() -> None:
     products = [prod("old", "a", added_at=NOW - 10 * NEW_ARRIVAL_WINDOW_S), prod("new", "a", added_at=NOW - 3600)]
-    assert rank(products, {}, NOW, MerchRules(count=2))[0].id == "new"
+    assert rank(Candidates.build(products), {}, NOW, MerchRules(count=2))[0].id == "new"
     products = [prod("x", "shoes"), prod("y", "bags")]
-    out = rank(products, {}, NOW, MerchRules(count=2), category_views={"bags": 3, "shoes": 1})
+    out = rank(Candidates.build(products), {}, NOW, MerchRules(count=2), category_views={"bags": 3, "shoes": 1})
     assert out[0].id == "y" and "affinity bags 75%" in out[0].reason
 
 
 def test_cold_start_without_popularity_is_deterministic() -> None:
     products = [prod("b"), prod("a"), prod("c")]
-    assert [s.id for s in rank(products, {}, NOW, MerchRules(count=3))] == ["a", "b", "c"]
+    assert [s.id for s in rank(Candidates.build(products), {}, NOW, MerchRules(count=3))] == ["a", "b", "c"]
 
 
 def test_catalog_pool() -> None:
@@ -88,3 +88,20 @@ def test_catalog_pool() -> None:
     assert [p.id for p in cat.pool(tags=["x"])] == ["p1", "p2"]
     assert [p.id for p in cat.pool(categories=["b"], tags=["x"])] == ["p2"]
     assert cat.pool(categories=["zzz"]) == []
+
+
+def test_popularity_scale_reads_stored_values() -> None:
+    """Stored forward-decayed values with their common factor rank like decayed ones."""
+    products = Candidates.build([prod("old_hit"), prod("fresh")])
+    stored = {
+        "old_hit": popularity_increment("purchase", NOW - 8 * HALF_LIFE_S) * 10,  # 100 weight, long ago
+        "fresh": popularity_increment("purchase", NOW - 3600),  # 10 weight, now
+    }
+    out = rank(products, stored, NOW, MerchRules(count=2), popularity_scale=decayed(1.0, NOW))
+    assert [s.id for s in out] == ["fresh", "old_hit"]
+    assert out[0].reason.startswith("popularity 10.0")
+
+
+def test_empty_pool_and_zero_count() -> None:
+    assert rank(Candidates.build([]), {}, NOW, MerchRules(count=5)) == []
+    assert rank(Candidates.build([prod("a")]), {}, NOW, MerchRules(count=0)) == []

@@ -1,0 +1,79 @@
+"""Shared pieces of the benchmarks: a served demo shop and latency statistics."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ADMIN = "bench-admin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env_for(data_dir: Path) -> dict[str, str]:
+    env = {**os.environ, "STOREFRONT_DATA_DIR": str(data_dir), "STOREFRONT_ADMIN_TOKEN": ADMIN}
+    env.pop("STOREFRONT_REDIS_URL", None)
+    return env
+
+
+def seed_demo(data_dir: Path, visitors: int, products: int) -> tuple[str, str]:
+    """Seed the demo shop; returns (merchant key, storefront key)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo", "--no-serve", "--visitors", str(visitors), "--products", str(products)],
+        env=env_for(data_dir), capture_output=True, text=True, check=True,
+    )
+    keys = {}
+    for line in out.stdout.splitlines():
+        if ":" in line and "key" in line:
+            name, _, value = line.strip().partition(":")
+            keys[name.strip()] = value.strip()
+    return keys["merchant key"], keys["storefront key"]
+
+
+@contextmanager
+def served(data_dir: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env={**env_for(data_dir), "STOREFRONT_LOG_LEVEL": "warning"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def summary(name: str, latencies_s: list[float], wall_s: float) -> dict[str, float]:
+    a = np.array(latencies_s) * 1000
+    row = {
+        "requests": float(len(a)),
+        "rps": len(a) / wall_s,
+        "p50_ms": float(np.percentile(a, 50)),
+        "p90_ms": float(np.percentile(a, 90)),
+        "p99_ms": float(np.percentile(a, 99)),
+    }
+    print(f"{name:<28} {row['rps']:>9.0f} req/s   p50 {row['p50_ms']:7.2f} ms   p90 {row['p90_ms']:7.2f} ms   p99 {row['p99_ms']:7.2f} ms   (n={len(a)})")
+    return row
