@@ -44,11 +44,11 @@ def seed_demo(data_dir: Path, visitors: int, products: int) -> tuple[str, str]:
 
 
 @contextmanager
-def served(data_dir: Path) -> Iterator[str]:
+def served(data_dir: Path, workers: int = 1) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env={**env_for(data_dir), "STOREFRONT_LOG_LEVEL": "warning"},
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--no-access-log", "--workers", str(workers)],
+        env=env_for(data_dir),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"

@@ -112,6 +112,7 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--visitors", type=int, default=3000)
     p.add_argument("--products", type=int, default=200)
+    p.add_argument("--workers", type=int, default=1, help="server processes")
     p.add_argument("--json", type=Path, help="also write the figures to this file")
     args = p.parse_args()
     if shutil.which("wrk") is None:
@@ -122,10 +123,10 @@ def main() -> None:
     _, key = seed_demo(data_dir, args.visitors, args.products)
 
     rows: dict[str, dict[str, float]] = {}
-    with served(data_dir) as base:
+    with served(data_dir, args.workers) as base:
         script = {fmt: WRK_SCRIPT % {"seed": 7, "visitors": args.visitors, "fmt": fmt, "key": key} for fmt in ("json", "html")}
         wrk(base, 2, args.connections, script["json"])  # warm-up: snapshots, connections
-        print(f"\n{args.seconds:.0f}s per endpoint, {args.connections} connections, 1 server worker, wrk on the same machine\n")
+        print(f"\n{args.seconds:.0f}s per endpoint, {args.connections} connections, {args.workers} server worker(s), wrk on the same machine\n")
         rows["bare GET /healthz"] = wrk(f"{base}/healthz", args.seconds, args.connections)
         rows["render json"] = wrk(base, args.seconds, args.connections, script["json"])
         rows["render html"] = wrk(base, args.seconds, args.connections, script["html"])

@@ -1,5 +1,8 @@
 """Who is calling: the admin token, a shop's merchant key or its storefront key.
 
+Dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
+a worker thread, a hop that costs more than the check itself on every page view.
+
 A key only opens its own shop. A key of another shop, an unknown shop and a
 storefront key on a merchant endpoint all get the same 403, so shop ids cannot be
 probed with a wrong key.
@@ -18,7 +21,7 @@ from app.store import keys
 from app.store.shops import ROLE_MERCHANT, ShopRecord, get_shop
 
 
-def bearer_token(request: Request) -> str:
+async def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -33,7 +36,7 @@ ShopId = Annotated[str, Path(description="the shop id")]
 FORBIDDEN = ApiError(403, "forbidden", "This key does not give access to this shop.")
 
 
-def require_admin(token: Token, state: State) -> None:
+async def require_admin(token: Token, state: State) -> None:
     if not hmac.compare_digest(token.encode(), state.settings.admin_token.encode()):
         raise ApiError(403, "forbidden", "The admin token is not valid.")
 

@@ -27,5 +27,5 @@ class AppState:
         return self.handle.client
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.storefront  # type: ignore[no-any-return]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,10 +54,18 @@ def parse_timestamp(value: Any, path: str, now: float) -> tuple[float | None, Fi
     return ts, None
 
 
+_PLAIN_AMOUNT = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$")
+
+
 def parse_amount(value: Any, path: str) -> tuple[int | None, FieldError | None]:
     """A money amount in yuan to integer cents (exact, so sums never drift)."""
     if value is None:
         return None, None
+    if isinstance(value, str):
+        # Fast path for the common "199.90" form (imports parse millions of these).
+        m = _PLAIN_AMOUNT.match(value)
+        if m:
+            return int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0")), None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None, FieldError(path, "wrong_type", "amount must be a number.")
     try:

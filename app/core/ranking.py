@@ -40,8 +40,18 @@ NEW_ARRIVAL_BONUS = 0.5
 AFFINITY_WEIGHT = 1.0
 
 
-def popularity_increment(event_type: str, ts: float) -> float:
-    """What one event adds to its product's stored (forward-decayed) popularity."""
+# An event older than this many half-lives weighs under a millionth of a fresh one:
+# it is not written at all (historical imports are mostly such events).
+NEGLIGIBLE_HALF_LIVES = 20
+
+
+def popularity_increment(event_type: str, ts: float, now: float | None = None) -> float:
+    """What one event adds to its product's stored (forward-decayed) popularity.
+
+    With ``now``, an event too old to matter (see :data:`NEGLIGIBLE_HALF_LIVES`) adds 0.
+    """
+    if now is not None and now - ts > NEGLIGIBLE_HALF_LIVES * HALF_LIFE_S:
+        return 0.0
     weight = EVENT_WEIGHTS.get(event_type, 0.0)
     return weight * 2.0 ** ((ts - POPULARITY_EPOCH) / HALF_LIFE_S)
 

@@ -21,8 +21,12 @@ CONFIG_KINDS = ("crowd", "block", "page")
 SHOPS = "sf:shops"  # set of all shop ids (admin listing); global, not per shop
 
 
-def _p(shop: str) -> str:
+def shop_prefix(shop: str) -> str:
+    """The common start of a shop's keys (for hot loops that build many keys)."""
     return f"sf:{{{shop}}}"
+
+
+_p = shop_prefix
 
 
 def shop(shop_id: str) -> str:
@@ -79,14 +83,29 @@ def visitor_categories(shop_id: str, visitor_id: str) -> str:
     return f"{_p(shop_id)}:v:{visitor_id}:cats"
 
 
+def visitor_event_keys(prefix: str, visitor_id: str) -> tuple[str, str]:
+    """The behaviour and categories hashes events of one visitor update.
+
+    Takes :func:`shop_prefix` already built, because ingestion calls it per visitor
+    of every batch; the formats are those of :func:`visitor_behaviour` and
+    :func:`visitor_categories` (a test holds them together).
+    """
+    visitor = f"{prefix}:v:{visitor_id}"
+    return visitor + ":beh", visitor + ":cats"
+
+
 def spend_rank(shop_id: str) -> str:
     """Sorted set: purchaser visitor id -> spend in cents (for the top-x% attribute)."""
     return f"{_p(shop_id)}:spend"
 
 
-def event_seen(shop_id: str, event_id: str) -> str:
-    """Marker of an ingested event id, with a TTL: the de-duplication window."""
-    return f"{_p(shop_id)}:ev:{event_id}"
+def events_seen(shop_id: str, day: str) -> str:
+    """Set of the ids of ingested events whose time falls on one UTC day (YYYYMMDD).
+
+    A repeated event has the same time, so it meets its first copy in the same set. The
+    set expires the de-duplication window after the last event of that day arrived.
+    """
+    return f"{_p(shop_id)}:seen:{day}"
 
 
 def event_log(shop_id: str) -> str:

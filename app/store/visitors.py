@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -104,36 +106,64 @@ async def upsert_known(r: aioredis.Redis, shop_id: str, visitors: Sequence[tuple
     return len(visitors)
 
 
-async def ingest(r: aioredis.Redis, shop_id: str, events: Sequence[Event]) -> tuple[int, int]:
-    """Apply events to profiles (each event id once); returns (accepted, duplicates)."""
-    accepted = duplicates = 0
+# The tab-separated fields of one event log entry (stream field "e").
+EVENT_LOG_FIELDS = ("event_id", "type", "visitor_id", "ts_ms", "product_id", "amount_cents", "render_id")
+
+
+def _day(ts: float) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(ts))
+
+
+def _ingest_call(shop_id: str, batch: Sequence[Event]) -> tuple[list[str], list[str | int]]:
+    """KEYS and ARGV of one ingest script call (every key declared, for Redis Cluster)."""
+    prefix = keys.shop_prefix(shop_id)
+    visitors: dict[str, int] = {}
+    days: dict[str, int] = {}
+    values: list[str | int] = []
+    now = time.time()
+    for e in batch:
+        vi = visitors.setdefault(e.visitor_id, len(visitors) + 1)
+        di = days.setdefault(_day(e.ts), len(days) + 1)
+        pop = popularity_increment(e.type, e.ts, now) if e.product_id else 0.0
+        values += (
+            e.event_id,
+            e.type,
+            vi,
+            di,
+            str(round(e.ts * 1000)),
+            e.product_id or "",
+            e.category or "",
+            str(e.amount_cents or 0),
+            repr(pop) if pop else "0",
+            e.render_id or "",
+        )
+    kv = [keys.spend_rank(shop_id), keys.popularity(shop_id), keys.event_log(shop_id)]
+    kv += (keys.events_seen(shop_id, d) for d in days)
+    for v in visitors:
+        kv += keys.visitor_event_keys(prefix, v)
+    argv: list[str | int] = [DEDUPE_WINDOW_S, EVENT_LOG_MAXLEN, len(days), len(batch), *values, *visitors]
+    return kv, argv
+
+
+async def ingest(
+    r: aioredis.Redis, shop_id: str, events: Sequence[Event], *, batch: int = INGEST_BATCH, in_flight: int = 3
+) -> tuple[int, int]:
+    """Apply events to profiles (each event id once); returns (accepted, duplicates).
+
+    Each batch is one atomic script call. Up to ``in_flight`` batches are sent at once,
+    so that Python prepares the next batch while Redis applies the last one.
+    """
     script = r.register_script(_INGEST_LUA)
-    for start in range(0, len(events), INGEST_BATCH):
-        batch = events[start : start + INGEST_BATCH]
-        kv = [keys.spend_rank(shop_id), keys.popularity(shop_id), keys.event_log(shop_id)]
-        argv: list[str | int] = [DEDUPE_WINDOW_S, EVENT_LOG_MAXLEN]
-        for e in batch:
-            kv += [
-                keys.event_seen(shop_id, e.event_id),
-                keys.visitor_behaviour(shop_id, e.visitor_id),
-                keys.visitor_categories(shop_id, e.visitor_id),
-            ]
-            pop = popularity_increment(e.type, e.ts) if e.product_id else 0.0
-            argv += [
-                e.event_id,
-                e.type,
-                e.visitor_id,
-                str(round(e.ts * 1000)),
-                e.product_id or "",
-                e.category or "",
-                str(e.amount_cents or 0),
-                repr(pop) if pop else "0",
-                e.render_id or "",
-            ]
-        a, d = await script(keys=kv, args=argv)
-        accepted += int(a)
-        duplicates += int(d)
-    return accepted, duplicates
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(chunk: Sequence[Event]) -> tuple[int, int]:
+        async with gate:
+            kv, argv = _ingest_call(shop_id, chunk)
+            a, d = await script(keys=kv, args=argv)
+            return int(a), int(d)
+
+    results = await asyncio.gather(*(one(events[i : i + batch]) for i in range(0, len(events), batch)))
+    return sum(a for a, _ in results), sum(d for _, d in results)
 
 
 async def iter_known_visitors(

@@ -70,3 +70,10 @@ def test_purchase_needs_an_amount_and_a_known_type() -> None:
 def test_free_order_is_a_valid_purchase() -> None:
     event, errors = parse_event({"event_id": "e", "type": "purchase", "visitor_id": "v", "ts": NOW, "amount": 0}, "$", NOW)
     assert errors == [] and event is not None and event.amount_cents == 0
+
+
+@pytest.mark.parametrize("text", ["0", "7", "7.5", "7.05", "123456789.99", "0.10"])
+def test_the_amount_fast_path_agrees_with_decimal(text: str) -> None:
+    from decimal import Decimal
+
+    assert parse_amount(text, "$") == (int(Decimal(text) * 100), None)

@@ -39,3 +39,15 @@ def test_bad_rows_name_their_line_and_column() -> None:
 def test_missing_columns() -> None:
     assert missing_columns(["visitor_id", "ts"]) == ["amount"]
     assert missing_columns(["visitor_id", "ts", "amount", "product_id"]) == []
+
+
+def test_epoch_forms_and_iso_forms_agree() -> None:
+    rows = [
+        {"visitor_id": "a", "ts": "1700000000", "amount": "1"},
+        {"visitor_id": "b", "ts": " 1700000000.0 ", "amount": "1"},
+        {"visitor_id": "c", "ts": "2023-11-14T22:13:20Z", "amount": "1"},
+        {"visitor_id": "d", "ts": "2023-11-15 06:13:20+08:00", "amount": "1"},
+        {"visitor_id": "e", "ts": "1e9", "amount": "1"},
+    ]
+    out = list(order_events(rows, NOW))
+    assert [e.ts for e in out] == [1_700_000_000.0] * 4 + [1_000_000_000.0]

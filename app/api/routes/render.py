@@ -1,7 +1,6 @@
 """The storefront's call on every page view."""
 
 import time
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -26,7 +25,10 @@ def decision_json(d: PageDecision) -> dict[str, Any]:
         "shop_id": d.shop_id,
         "visitor_id": d.visitor_id,
         "page": d.page_id,
-        "crowds": [asdict(c) for c in d.crowds],
+        "crowds": [
+            {"id": c.id, "score": c.score, "source": c.source, "matched": c.matched, "priority": c.priority, "reason": c.reason}
+            for c in d.crowds
+        ],
         "slots": [
             {
                 "slot_id": s.slot_id,
@@ -39,7 +41,7 @@ def decision_json(d: PageDecision) -> dict[str, Any]:
             }
             for s in d.slots
         ],
-        "fallbacks": [asdict(f) for f in d.fallbacks],
+        "fallbacks": [{"step": f.step, "reason": f.reason, "served": f.served} for f in d.fallbacks],
     }
 
 

@@ -2,63 +2,100 @@
 --
 -- Every update is commutative (sums, minima, maxima), so the profile does not depend
 -- on the order events arrive in: late, historical and replayed events fold the same.
+-- Events are first de-duplicated and logged one by one, then folded per visitor and
+-- per product within the batch, so a visitor's behaviour hash is read and written once
+-- per batch however many of its events the batch holds.
 --
 -- KEYS[1] spend sorted set, KEYS[2] popularity sorted set, KEYS[3] event log stream,
--- then for event i (1-based): KEYS[3*i+1] seen marker, KEYS[3*i+2] behaviour hash,
--- KEYS[3*i+3] viewed-categories hash.
--- ARGV[1] de-duplication window (s), ARGV[2] event log max length,
--- then 9 values per event: id, type, visitor, ts_ms, product, category,
--- amount_cents, popularity increment, render id ('' where absent).
-local ttl = ARGV[1]
-local maxlen = ARGV[2]
-local n = (#KEYS - 3) / 3
+-- KEYS[4 .. 3+D] the de-duplication sets of the D days the batch touches,
+-- then for each visitor v of the batch (1-based): KEYS[3+D+2v-1] behaviour hash,
+-- KEYS[3+D+2v] viewed-categories hash.
+-- ARGV[1] de-duplication window (s), ARGV[2] event log max length, ARGV[3] D,
+-- ARGV[4] N events, then 10 values per event: id, type, visitor index (1-based),
+-- day index (1-based), ts_ms, product, category, amount_cents, popularity increment,
+-- render id ('' where absent); then the batch's visitor ids in index order.
+local ttl, maxlen, days, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local first_visitor_key = 3 + days
+local W = 10
+local visitor_ids = 4 + n * W  -- ARGV[visitor_ids + vi] is visitor vi's id
 local accepted, duplicates = 0, 0
 
--- Values are compared as numbers but written back as the caller's strings, so that
--- Lua never reformats an epoch-milliseconds integer in exponent notation.
-local function set_min(h, f, v)
-  local cur = redis.call('HGET', h, f)
-  if not cur or tonumber(cur) > tonumber(v) then redis.call('HSET', h, f, v) end
-end
-local function set_max(h, f, v)
-  local cur = redis.call('HGET', h, f)
-  if not cur or tonumber(cur) < tonumber(v) then redis.call('HSET', h, f, v) end
-end
+local fold = {}      -- visitor index -> {counters, min/max timestamps}
+local views_by = {}  -- visitor index -> {category -> views}
+local pop = {}       -- product -> popularity increment
+
+local function lower(a, b) if a == nil or b < a then return b end return a end
+local function higher(a, b) if a == nil or b > a then return b end return a end
 
 for i = 1, n do
-  local a = 2 + (i - 1) * 9
-  local id, etype, visitor, ts = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local product, category, amount = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
-  local pop, render = ARGV[a + 8], ARGV[a + 9]
-  local seen, beh, cats = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  if redis.call('SET', seen, '1', 'NX', 'EX', ttl) then
+  local a = 4 + (i - 1) * W
+  local id, etype, vi, di = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local ts, product, category, amount, inc = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
+  local render = ARGV[a + 10]
+  if redis.call('SADD', KEYS[3 + di], id) == 1 then
     accepted = accepted + 1
-    set_min(beh, 'first_seen', ts)
-    set_max(beh, 'last_seen', ts)
+    local f = fold[vi]
+    if f == nil then
+      f = {views = 0, clicks = 0, carts = 0, orders = 0, spend = 0}
+      fold[vi] = f
+      views_by[vi] = {}
+    end
+    local t = tonumber(ts)
+    f.first_seen, f.last_seen = lower(f.first_seen, t), higher(f.last_seen, t)
     if etype == 'view' then
-      redis.call('HINCRBY', beh, 'views', 1)
-      if category ~= '' then redis.call('HINCRBY', cats, category, 1) end
+      f.views = f.views + 1
+      if category ~= '' then views_by[vi][category] = (views_by[vi][category] or 0) + 1 end
     elseif etype == 'click' then
-      redis.call('HINCRBY', beh, 'clicks', 1)
+      f.clicks = f.clicks + 1
     elseif etype == 'add_to_cart' then
-      redis.call('HINCRBY', beh, 'carts', 1)
+      f.carts = f.carts + 1
     elseif etype == 'purchase' then
-      redis.call('HINCRBY', beh, 'orders', 1)
-      local spend = redis.call('HINCRBY', beh, 'spend_cents', amount)
-      set_min(beh, 'first_purchase_at', ts)
-      set_max(beh, 'last_purchase_at', ts)
-      redis.call('ZADD', KEYS[1], spend, visitor)
+      f.orders = f.orders + 1
+      f.spend = f.spend + tonumber(amount)
+      f.first_purchase_at, f.last_purchase_at = lower(f.first_purchase_at, t), higher(f.last_purchase_at, t)
     elseif etype == 'follow' then
-      set_min(beh, 'followed_at', ts)
+      f.followed_at = lower(f.followed_at, t)
     end
-    if product ~= '' and pop ~= '0' then
-      redis.call('ZINCRBY', KEYS[2], pop, product)
-    end
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*',
-      'id', id, 'type', etype, 'visitor', visitor, 'ts', ts,
-      'product', product, 'amount', amount, 'render', render)
+    if product ~= '' and inc ~= '0' then pop[product] = (pop[product] or 0) + tonumber(inc) end
+    -- one compact field per entry (see app.store.visitors.EVENT_LOG_FIELDS)
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 'e', table.concat(
+      {id, etype, ARGV[visitor_ids + vi], ts, product, amount, render}, '\t'))
   else
     duplicates = duplicates + 1
   end
+end
+
+for d = 1, days do redis.call('EXPIRE', KEYS[3 + d], ttl) end
+
+-- Timestamps are epoch milliseconds: integers below 2^53, formatted without exponent.
+local function ms(x) return string.format('%d', x) end
+local MIN_FIELDS = {'first_seen', 'first_purchase_at', 'followed_at'}
+local MAX_FIELDS = {'last_seen', 'last_purchase_at'}
+for vi, f in pairs(fold) do
+  local beh = KEYS[first_visitor_key + 2 * vi - 1]
+  local cur = redis.call('HMGET', beh, 'first_seen', 'first_purchase_at', 'followed_at', 'last_seen', 'last_purchase_at')
+  local set = {}
+  for k, field in ipairs(MIN_FIELDS) do
+    local v = f[field]
+    if v ~= nil and (not cur[k] or tonumber(cur[k]) > v) then set[#set + 1] = field; set[#set + 1] = ms(v) end
+  end
+  for k, field in ipairs(MAX_FIELDS) do
+    local v = f[field]
+    if v ~= nil and (not cur[3 + k] or tonumber(cur[3 + k]) < v) then set[#set + 1] = field; set[#set + 1] = ms(v) end
+  end
+  if #set > 0 then redis.call('HSET', beh, unpack(set)) end
+  if f.views > 0 then redis.call('HINCRBY', beh, 'views', f.views) end
+  if f.clicks > 0 then redis.call('HINCRBY', beh, 'clicks', f.clicks) end
+  if f.carts > 0 then redis.call('HINCRBY', beh, 'carts', f.carts) end
+  if f.orders > 0 then
+    redis.call('HINCRBY', beh, 'orders', f.orders)
+    local spend = redis.call('HINCRBY', beh, 'spend_cents', f.spend)
+    redis.call('ZADD', KEYS[1], spend, ARGV[visitor_ids + vi])
+  end
+  local cats = KEYS[first_visitor_key + 2 * vi]
+  for category, count in pairs(views_by[vi]) do redis.call('HINCRBY', cats, category, count) end
+end
+for product, inc in pairs(pop) do
+  redis.call('ZINCRBY', KEYS[2], string.format('%.17g', inc), product)
 end
 return {accepted, duplicates}

@@ -1,0 +1,24 @@
+# The storefront service on the embedded Redis (or an external one via STOREFRONT_REDIS_URL).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    STOREFRONT_DATA_DIR=/data
+
+WORKDIR /srv/storefront
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY training ./training
+COPY assets ./assets
+COPY models ./models
+# Editable, so the service finds assets/templates beside the code.
+RUN pip install --no-cache-dir -e . \
+    && useradd --system --home /srv/storefront storefront \
+    && mkdir -p /data && chown storefront /data
+
+USER storefront
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=2s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz')"
+# Set STOREFRONT_ADMIN_TOKEN; without it a random one is printed at start.
+CMD ["storefront", "serve", "--host", "0.0.0.0", "--port", "8000"]
