@@ -20,8 +20,6 @@ from app.store import visitors as visitor_store
 from app.store.client import open_redis
 from app.store.embedded import EmbeddedRedis
 
-IMPORT_BATCH = 5000
-
 
 def _settings() -> Settings:
     settings = Settings.from_env()
@@ -125,14 +123,8 @@ def cmd_import_orders(args: argparse.Namespace) -> int:
         try:
             if await shop_store.get_shop(handle.client, args.shop) is None:
                 raise SystemExit(f"error: there is no shop '{args.shop}'")
-            accepted = duplicates = 0
             with tqdm(total=len(events), desc="importing", unit=" orders", mininterval=0.5, disable=args.quiet) as bar:
-                for i in range(0, len(events), IMPORT_BATCH):
-                    batch = events[i : i + IMPORT_BATCH]
-                    a, d = await visitor_store.ingest(handle.client, args.shop, batch)
-                    accepted, duplicates = accepted + a, duplicates + d
-                    bar.update(len(batch))
-            return accepted, duplicates
+                return await visitor_store.ingest(handle.client, args.shop, events, progress=bar.update)
         finally:
             await handle.close()
 

@@ -266,9 +266,7 @@ async def seed_demo(r: aioredis.Redis, *, shop_id: str = "demo", visitors: int =
     await visitor_store.upsert_known(r, shop_id, known + show_known)
     all_events = events + show_events
     with tqdm(total=len(all_events), desc="seeding events", unit=" events", disable=not progress, mininterval=0.5) as bar:
-        for i in range(0, len(all_events), 5000):
-            await visitor_store.ingest(r, shop_id, all_events[i : i + 5000])
-            bar.update(min(5000, len(all_events) - i))
+        await visitor_store.ingest(r, shop_id, all_events, progress=bar.update)
     await shop_store.put_settings(r, shop_id, {**settings, "demo_anchor": anchor, "demo_visitors": descriptions})
     for cid, body in CROWDS.items():
         await _put_if_changed(r, shop_id, "crowd", cid, {"description": "", "threshold": 0.5, **body}, _no_dangling)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -17,7 +17,6 @@ from app.core.ranking import popularity_increment
 from app.store import keys
 
 DEDUPE_WINDOW_S = 400 * 86400  # an event id is remembered for 400 days: imports are idempotent
-EVENT_LOG_MAXLEN = 2_000_000
 INGEST_BATCH = 500
 
 _INGEST_LUA = resources.files("app.store").joinpath("lua/ingest_events.lua").read_text()
@@ -106,8 +105,19 @@ async def upsert_known(r: aioredis.Redis, shop_id: str, visitors: Sequence[tuple
     return len(visitors)
 
 
-# The tab-separated fields of one event log entry (stream field "e").
+# The event log holds one stream entry per ingested batch; its field "events" has one
+# line per accepted event with these tab-separated fields.
 EVENT_LOG_FIELDS = ("event_id", "type", "visitor_id", "ts_ms", "product_id", "amount_cents", "render_id")
+EVENT_LOG_MAXLEN = 200_000  # batches, so up to 100 million events
+
+
+def read_event_log(entries: Sequence[tuple[str, Mapping[str, str]]]) -> list[dict[str, str]]:
+    """Event log stream entries (as XRANGE returns them) back to one dict per event."""
+    return [
+        dict(zip(EVENT_LOG_FIELDS, line.split("\t"), strict=True))
+        for _, fields in entries
+        for line in fields["events"].split("\n")
+    ]
 
 
 def _day(ts: float) -> str:
@@ -146,7 +156,13 @@ def _ingest_call(shop_id: str, batch: Sequence[Event]) -> tuple[list[str], list[
 
 
 async def ingest(
-    r: aioredis.Redis, shop_id: str, events: Sequence[Event], *, batch: int = INGEST_BATCH, in_flight: int = 3
+    r: aioredis.Redis,
+    shop_id: str,
+    events: Sequence[Event],
+    *,
+    batch: int = INGEST_BATCH,
+    in_flight: int = 3,
+    progress: Callable[[int], object] | None = None,
 ) -> tuple[int, int]:
     """Apply events to profiles (each event id once); returns (accepted, duplicates).
 
@@ -160,6 +176,8 @@ async def ingest(
         async with gate:
             kv, argv = _ingest_call(shop_id, chunk)
             a, d = await script(keys=kv, args=argv)
+            if progress is not None:
+                progress(len(chunk))
             return int(a), int(d)
 
     results = await asyncio.gather(*(one(events[i : i + batch]) for i in range(0, len(events), batch)))

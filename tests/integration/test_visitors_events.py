@@ -125,3 +125,22 @@ def test_bad_known_attributes_are_refused_with_paths(client: TestClient, shop: S
     # the shape is checked first: an attribute name that is not a plain name
     r = client.put(shop.url("/visitors"), json={"visitors": [{"visitor_id": "x", "attributes": {"bad key!": 1}}]}, headers=shop.merchant)
     assert r.status_code == 422 and r.json()["error"]["path"] == '$.visitors[0].attributes["bad key!"]'
+
+
+def test_accepted_events_are_logged_once_for_training(client: TestClient, shop: ShopKeys) -> None:
+    import redis
+
+    from app.store import keys
+    from app.store.visitors import read_event_log
+
+    catalog(client, shop)
+    events = history("log")
+    client.post(shop.url("/events"), json={"events": events}, headers=shop.storefront)
+    client.post(shop.url("/events"), json={"events": events[:3]}, headers=shop.storefront)  # replays: not logged again
+    sock = client.app.state.storefront.handle.embedded.socket_path
+    r = redis.Redis(unix_socket_path=str(sock), decode_responses=True)
+    logged = read_event_log(r.xrange(keys.event_log(shop.shop_id)))
+    assert sorted(e["event_id"] for e in logged) == sorted(e["event_id"] for e in events)
+    purchase = next(e for e in logged if e["event_id"] == "log-5")
+    assert (purchase["type"], purchase["visitor_id"], purchase["amount_cents"]) == ("purchase", "log", "9990")
+    assert next(e for e in logged if e["event_id"] == "log-9")["render_id"] == "r1"
