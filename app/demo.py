@@ -12,10 +12,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import redis.asyncio as aioredis
 from tqdm import tqdm
 
 from app.core.catalog import Product
+from app.core.derived import DerivedSettings
 from app.core.profile import Event
 from app.rendering.blocks import validate_params
 from app.store import catalog as catalog_store
@@ -146,7 +150,8 @@ def build_visitors(n: int, rng: random.Random, anchor: float, products: list[Pro
 
 def showcase_visitors(rng: random.Random, anchor: float, products: list[Product]) -> tuple[list[tuple[str, dict[str, Any]]], list[Event], list[dict[str, str]]]:
     """Named visitors the demo page opens with, chosen to land in different crowds."""
-    month = time.gmtime(anchor).tm_mon
+    # "this month" in the shop's time zone (the derived attributes' default), not UTC
+    month = datetime.fromtimestamp(anchor, ZoneInfo(DerivedSettings().timezone)).month
     known = [
         ("vip-lin", {"gender": "female", "city": "上海", "birthday": _birthday(rng, month), "member_level": "platinum", "member_since": "2021-03-08", "is_fan": True, "name": "林女士"}),
         ("member-wang", {"gender": "female", "city": "杭州", "member_level": "gold", "member_since": "2023-06-18", "is_fan": True}),
@@ -169,7 +174,7 @@ def showcase_visitors(rng: random.Random, anchor: float, products: list[Product]
 
 CROWDS: dict[str, dict[str, Any]] = {
     "birthday_month": {"name": "本月生日 Birthday this month", "priority": 70, "condition": {"birthday_this_month": True}},
-    "high_value": {"name": "高价值前10% High-value top 10%", "priority": 60, "condition": {"monetary_top_pct": {"$lte": 10}}},
+    "high_value": {"name": "高价值前10% High-value top 10%", "priority": 60, "condition": {"is_purchaser": True, "monetary_top_pct": {"$lte": 10}}},
     "at_risk": {"name": "重要挽留 At risk", "priority": 55, "condition": {"rfm_segment": "at_risk"}},
     "dormant": {"name": "沉睡客户 Dormant customers", "priority": 50, "condition": {"lifecycle_stage": "dormant"}},
     "champions": {"name": "重要价值 Champions", "priority": 45, "condition": {"rfm_segment": "champions"}},
@@ -235,10 +240,6 @@ HOME_PAGE: dict[str, Any] = {
 }
 
 
-def _no_dangling(configs: dict[str, dict[str, dict[str, Any]]]) -> list[Any]:
-    return dangling_references(configs)
-
-
 async def _put_if_changed(r: aioredis.Redis, shop_id: str, kind: str, item_id: str, body: dict[str, Any], check: Callable[[Any], list[Any]]) -> None:
     if await config_store.get_item(r, shop_id, kind, item_id) != body:
         await config_store.write(r, shop_id, kind, item_id, body, check=check)
@@ -269,10 +270,10 @@ async def seed_demo(r: aioredis.Redis, *, shop_id: str = "demo", visitors: int =
         await visitor_store.ingest(r, shop_id, all_events, progress=bar.update)
     await shop_store.put_settings(r, shop_id, {**settings, "demo_anchor": anchor, "demo_visitors": descriptions})
     for cid, body in CROWDS.items():
-        await _put_if_changed(r, shop_id, "crowd", cid, {"description": "", "threshold": 0.5, **body}, _no_dangling)
+        await _put_if_changed(r, shop_id, "crowd", cid, {"description": "", "threshold": 0.5, **body}, dangling_references)
     for bid, body in BLOCKS.items():
         params, errors = validate_params(body["template"], body["params"])
         assert not errors, (bid, errors)  # the demo's own blocks are valid by construction
-        await _put_if_changed(r, shop_id, "block", bid, {"template": body["template"], "params": params, "name": ""}, _no_dangling)
-    await _put_if_changed(r, shop_id, "page", "home", HOME_PAGE, _no_dangling)
+        await _put_if_changed(r, shop_id, "block", bid, {"template": body["template"], "params": params, "name": ""}, dangling_references)
+    await _put_if_changed(r, shop_id, "page", "home", HOME_PAGE, dangling_references)
     return shop_id, merchant_key, storefront_key

@@ -27,19 +27,30 @@ log = logging.getLogger("storefront")
 MAX_BODY_BYTES = 32 * 1024 * 1024  # 10,000 products with long titles fit; a runaway upload does not
 
 
-class BodyLimit:
-    """Refuses a declared body over the limit before it is read (plain ASGI: no per-request task)."""
+class RequestBodies:
+    """What every request body goes through first (plain ASGI: no per-request task).
+
+    - A declared body over the limit is refused before it is read.
+    - API bodies are JSON whatever the declared type (``curl -d`` says form-urlencoded),
+      except multipart uploads: the body is read as the JSON it is, instead of failing
+      with a message about forms.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            headers = []
             for name, value in scope["headers"]:
                 if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
                     err = errors.ApiError(413, "too_large", f"The request body may be at most {MAX_BODY_BYTES // 2**20} MiB.")
                     await JSONResponse(err.body(), status_code=413)(scope, receive, send)
                     return
+                if name == b"content-type" and scope["path"].startswith("/v1/") and not value.startswith(b"multipart/"):
+                    value = b"application/json"
+                headers.append((name, value))
+            scope = {**scope, "headers": headers}
         await self.app(scope, receive, send)
 
 
@@ -71,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="千人千面, 千人千权: pages, products, rights and banners per visitor crowd.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit)
+    app.add_middleware(RequestBodies)
     errors.install(app)
     for module in (health, shops, catalog, visitors, crowds, pages, render, demo):
         app.include_router(module.router)

@@ -38,6 +38,40 @@ class Crowd:
         )
 
 
+def missing_matches(condition: Mapping[str, Any], path: str = "$") -> list[tuple[str, str]]:
+    """Tests that a visitor *without* the attribute passes: (path, sentence) warnings.
+
+    In GrowthBook's semantics a missing attribute compares as 0 (and as null for
+    ``$ne``/``$nin``), so ``{"monetary_top_pct": {"$lte": 10}}`` also holds for every
+    visitor who never bought. That is faithful to the rule language, and a trap; the
+    write answers with these warnings so that the merchant can add
+    ``{"$exists": true}`` or an attribute such as ``is_purchaser``.
+    """
+    out: list[tuple[str, str]] = []
+    for key, value in condition.items():
+        if key in ("$and", "$or", "$nor") and isinstance(value, list):
+            for i, sub in enumerate(value):
+                if isinstance(sub, Mapping):
+                    out += missing_matches(sub, f"{path}.{key}[{i}]")
+        elif key.startswith("$") or not isinstance(value, Mapping):
+            continue
+        elif value.get("$exists") is not True:
+            for op in ("$lt", "$lte", "$ne", "$nin"):
+                operand = value.get(op)
+                if op not in value:
+                    continue
+                if op in ("$lt", "$lte") and not (isinstance(operand, int | float) and operand > 0 or (op == "$lte" and operand == 0)):
+                    continue
+                out.append(
+                    (
+                        f"{path}.{key}.{op}",
+                        f"Visitors without '{key}' also pass {op} (a missing value counts as "
+                        f"{'0' if op in ('$lt', '$lte') else 'null'}); add \"$exists\": true next to it if they should not.",
+                    )
+                )
+    return out
+
+
 def _top_level(path: str) -> str:
     return path.split(".", 1)[0]
 

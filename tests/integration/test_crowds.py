@@ -114,3 +114,12 @@ def test_preview_counts_known_visitors_and_overlaps(client: TestClient, shop: Sh
     assert overlaps["shanghai"]["both"] == 0  # men are the multiples of 4: all in 北京
     r = client.post(shop.url("/crowds:preview"), json={"condition": {"gender": "male"}, "sample": 10}, headers=shop.merchant).json()
     assert r["evaluated"] == 10 and r["sampled"] is True
+
+
+def test_a_rule_that_missing_attributes_pass_is_saved_with_a_warning(client: TestClient, shop: ShopKeys) -> None:
+    body = {"name": "Top 10%", "condition": {"monetary_top_pct": {"$lte": 10}}}
+    r = client.put(shop.url("/crowds/top"), json=body, headers=shop.merchant)
+    assert r.status_code == 201
+    assert [(w["path"], w["code"]) for w in r.json()["warnings"]] == [("$.condition.monetary_top_pct.$lte", "matches_missing")]
+    body["condition"] = {"is_purchaser": True, "monetary_top_pct": {"$lte": 10, "$exists": True}}
+    assert client.put(shop.url("/crowds/top"), json=body, headers=shop.merchant).json()["warnings"] == []

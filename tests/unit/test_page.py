@@ -67,3 +67,18 @@ def test_decide_page_with_products_and_missing_block_fallback() -> None:
     assert [p.id for p in d.slots[1].products] == ["p2", "p1"]
     assert [f.step for f in d.fallbacks] == ["block"]
     assert "hero_gone" in d.fallbacks[0].reason
+
+
+def test_tests_that_missing_attributes_pass_are_flagged() -> None:
+    from app.core.crowds import missing_matches
+
+    assert [p for p, _ in missing_matches({"monetary_top_pct": {"$lte": 10}})] == ["$.monetary_top_pct.$lte"]
+    assert missing_matches({"monetary_top_pct": {"$lte": 10, "$exists": True}}) == []
+    assert missing_matches({"age": {"$gte": 18}}) == []  # a missing age (0) fails $gte 18
+    assert [p for p, _ in missing_matches({"$or": [{"a": 1}, {"tier": {"$ne": "gold"}}]})] == ["$.$or[1].tier.$ne"]
+    assert missing_matches({"x": {"$lt": -5}}) == []  # 0 is not below -5
+    # and it is true: the rule language lets a visitor without the attribute through
+    from app.core.conditions import evaluate
+
+    assert evaluate({"monetary_top_pct": {"$lte": 10}}, {}) is True
+    assert evaluate({"monetary_top_pct": {"$lte": 10, "$exists": True}}, {}) is False

@@ -12,7 +12,7 @@ from app.api.routes.configs import add_config_routes
 from app.api.schemas import ConditionPreview, ConditionTest, CrowdIn
 from app.core import conditions
 from app.core.attributes import visitor_attributes
-from app.core.crowds import Crowd
+from app.core.crowds import Crowd, missing_matches
 from app.core.derived import DerivedSettings
 from app.core.profile import Context
 from app.store import visitors as visitor_store
@@ -25,7 +25,9 @@ def condition_problems(condition: Any, root: str = "$.condition") -> list[Proble
 
 
 def prepare_crowd(body: CrowdIn) -> tuple[dict[str, Any], list[Problem], list[Problem]]:
-    return body.model_dump(), condition_problems(body.condition), []
+    errors = condition_problems(body.condition)
+    warnings = [] if errors else [Problem("$.condition" + p[1:], "matches_missing", m) for p, m in missing_matches(body.condition)]
+    return body.model_dump(), errors, warnings
 
 
 def require_valid(condition: Any) -> None:

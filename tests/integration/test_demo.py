@@ -1,0 +1,59 @@
+"""The demo shop and its side-by-side page: two visitors, two storefronts."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.demo import seed_demo
+
+
+@pytest.fixture(scope="module")
+def demo_shop(client: TestClient) -> tuple[str, str, str]:
+    redis = client.app.state.storefront.redis
+    return client.portal.call(lambda: seed_demo(redis, shop_id="demo-test", visitors=200, products=60, progress=False))
+
+
+def blocks_of(srcdoc: str) -> dict[str, str]:
+    return dict(re.findall(r'data-slot="([^"]+)"[^>]*data-block="([^"]+)"', html.unescape(srcdoc)))
+
+
+def test_demo_page_shows_two_different_storefronts(client: TestClient, demo_shop: tuple[str, str, str]) -> None:
+    r = client.get("/demo/demo-test")
+    assert r.status_code == 200
+    frames = re.findall(r'srcdoc="([^"]*)"', r.text)
+    assert len(frames) == 2
+    lin, newcomer = (blocks_of(f) for f in frames)
+    assert lin["hero"] == "hero_birthday" and lin["coupons"] == "coupons_winback"
+    assert newcomer["hero"] == "hero_welcome" and newcomer["coupons"] == "coupons_newcomer"
+    assert "vip-lin" in r.text and "newcomer-42" in r.text
+
+
+def test_demo_visitors_can_be_chosen_and_renders_are_previews(client: TestClient, demo_shop: tuple[str, str, str]) -> None:
+    r = client.get("/demo/demo-test", params={"a": "member-wang", "b": "someone-new"})
+    assert r.status_code == 200 and "member-wang" in r.text and "someone-new" in r.text
+    sock = client.app.state.storefront.handle.embedded.socket_path
+    import redis
+
+    assert redis.Redis(unix_socket_path=str(sock)).exists("sf:{demo-test}:exposures") == 0
+
+
+def test_demo_crowds_make_sense(client: TestClient, demo_shop: tuple[str, str, str]) -> None:
+    _, merchant_key, _ = demo_shop
+    h = {"Authorization": f"Bearer {merchant_key}"}
+    crowds = client.get("/v1/shops/demo-test/crowds", headers=h).json()["crowds"]
+    assert len(crowds) == 20
+    r = client.post("/v1/shops/demo-test/render", json={"visitor_id": "newcomer-42", "page": "home"}, headers=h).json()
+    matched = {c["id"] for c in r["crowds"] if c["matched"]}
+    assert "new_visitors" in matched and "high_value" not in matched  # never bought: not a top spender
+
+
+def test_only_demo_shops_have_a_public_page(client: TestClient) -> None:
+    from tests.conftest import create_shop
+
+    shop = create_shop(client)
+    assert client.get(f"/demo/{shop.shop_id}").status_code == 404
+    assert client.get("/demo/NOT_A_SHOP").status_code == 404
