@@ -19,6 +19,7 @@ class Settings:
     render_deadline_ms: int = 250  # a render answers within this, falling back where needed
     redis_timeout_ms: int = 150  # one Redis round trip on the hot path gives up after this
     snapshot_ttl_s: float = 5.0  # how stale a process may keep a shop's popularity figures
+    reload_timeout_ms: int = 2000  # reloading a changed config or catalog (rare, bigger than a page view's reads)
     admin_token_generated: bool = False  # True: nobody set one; it was generated and printed
     templates_dir: Path = TEMPLATES_DIR  # the project's templates; never a merchant upload
 
@@ -37,5 +38,6 @@ class Settings:
             render_deadline_ms=int(e.get("STOREFRONT_RENDER_DEADLINE_MS", "250")),
             redis_timeout_ms=int(e.get("STOREFRONT_REDIS_TIMEOUT_MS", "150")),
             snapshot_ttl_s=float(e.get("STOREFRONT_SNAPSHOT_TTL_S", "5")),
+            reload_timeout_ms=int(e.get("STOREFRONT_RELOAD_TIMEOUT_MS", "2000")),
             admin_token_generated=generated,
         )

@@ -23,7 +23,10 @@ _counter = itertools.count()
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    base = dict(admin_token=ADMIN_TOKEN, redis_url=None, data_dir=data_dir)
+    # A generous Redis timeout: on a loaded CI machine a read can stall past the
+    # production 150 ms, and a test of decisions must not see a fallback for it. The
+    # fallback tests stop Redis outright instead.
+    base = dict(admin_token=ADMIN_TOKEN, redis_url=None, data_dir=data_dir, redis_timeout_ms=2000)
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
 

@@ -67,7 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         page_renderer = PageRenderer(settings.templates_dir)
         exposures = ExposureLog(handle.client)
         exposures.start()
-        service = RenderService(handle.client, snapshots, page_renderer, exposures, redis_timeout_s=settings.redis_timeout_ms / 1000)
+        service = RenderService(
+            handle.client,
+            snapshots,
+            page_renderer,
+            exposures,
+            redis_timeout_s=settings.redis_timeout_ms / 1000,
+            reload_timeout_s=settings.reload_timeout_ms / 1000,
+        )
         app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service)
         log.info("storefront ready: redis %s", handle.url)
         try:

@@ -91,12 +91,14 @@ class RenderService:
         exposures: ExposureLog,
         *,
         redis_timeout_s: float = 0.15,
+        reload_timeout_s: float = 2.0,
     ) -> None:
         self.redis = redis
         self.snapshots = snapshots
         self.page_renderer = page_renderer
         self.exposures = exposures
         self.redis_timeout_s = redis_timeout_s
+        self.reload_timeout_s = reload_timeout_s
 
     async def _read(self, shop_id: str, visitor_id: str) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -116,12 +118,13 @@ class RenderService:
             cfg_ver = int(replies[0] or 0)
             cat_ver = int(replies[1] or 0)
             if config is None or config.version != cfg_ver:
-                config = await asyncio.wait_for(self.snapshots.load_config(self.redis, shop_id), self.redis_timeout_s)
+                config = await asyncio.wait_for(self.snapshots.load_config(self.redis, shop_id), self.reload_timeout_s)
             if config is None:
                 raise Forbidden()  # no such shop: the same answer as a wrong key, so ids cannot be probed
             authorize(config)
             profile = visitor_store.profile_from_replies(replies[2:])
-            catalog = await asyncio.wait_for(self.snapshots.catalog(self.redis, shop_id, cat_ver), self.redis_timeout_s)
+            # A catalog reload (rare) may take longer than the page view's own reads.
+            catalog = await asyncio.wait_for(self.snapshots.catalog(self.redis, shop_id, cat_ver), self.reload_timeout_s)
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             reason = f"redis unavailable ({type(exc).__name__})"
             if config is None:

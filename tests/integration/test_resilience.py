@@ -33,7 +33,7 @@ def test_crowd_write_survives_service_restart_and_redis_crash(tmp_path: Path) ->
 
 
 def test_render_falls_back_when_redis_dies(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path / "data", redis_timeout_ms=300))) as c:
+    with TestClient(create_app(make_settings(tmp_path / "data"))) as c:
         shop = create_shop(c)
         setup_shop(c, shop)
         never_seen = create_shop(c, "cold")
@@ -73,3 +73,27 @@ def test_a_broken_block_template_becomes_a_placeholder(tmp_path: Path) -> None:
         assert "Lipstick" in r.text  # the other block still renders
         assert 'data-failed="1"' in r.text
         assert r.headers["x-render-fallbacks"] == "template"
+
+
+def test_a_slow_redis_costs_a_render_its_profile_not_its_deadline(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    import redis
+
+    with TestClient(create_app(make_settings(tmp_path / "data", redis_timeout_ms=150))) as c:
+        shop = create_shop(c)
+        setup_shop(c, shop)
+        c.post(shop.url("/render"), json={"visitor_id": "alice", "page": "home"}, headers=shop.storefront)  # cache the config
+        sock = str(c.app.state.storefront.handle.embedded.socket_path)
+        blocker = threading.Thread(target=lambda: redis.Redis(unix_socket_path=sock).execute_command("DEBUG", "SLEEP", "1.5"))
+        blocker.start()
+        time.sleep(0.1)  # Redis is now asleep for 1.5 s
+        started = time.perf_counter()
+        r = c.post(shop.url("/render"), json={"visitor_id": "alice", "page": "home"}, headers=shop.storefront)
+        took = time.perf_counter() - started
+        blocker.join()
+        assert r.status_code == 200
+        assert [f["step"] for f in r.json()["fallbacks"]] == ["profile"]
+        assert "TimeoutError" in r.json()["fallbacks"][0]["reason"]
+        assert took < 1.2  # answered before Redis woke up (not a speed test: a bound on waiting)
