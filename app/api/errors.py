@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -137,6 +138,13 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         err = ApiError.from_problems(422, "invalid_request", problems_from_validation(exc))
         return JSONResponse(err.body(), status_code=422)
+
+    @app.exception_handler(RedisError)
+    async def _store_down(_: Request, exc: RedisError) -> JSONResponse:
+        # Only render has a fallback; anything else that needs the store says so plainly,
+        # and nothing was acknowledged, so the caller can retry the same request.
+        err = ApiError(503, "store_unavailable", f"The data store did not answer ({type(exc).__name__}); retry shortly.")
+        return JSONResponse(err.body(), status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -76,6 +76,14 @@ def check_key(config: ShopConfig, presented_key: str, *, roles: tuple[str, ...])
     return role
 
 
+def _failure(exc: BaseException, shop_id: str, what: str) -> str:
+    """The fallback reason for a failed read; unexpected errors are logged in full."""
+    if isinstance(exc, RedisError | OSError | asyncio.TimeoutError):
+        return f"redis unavailable ({type(exc).__name__})"
+    log.exception("reading the %s of shop %s failed", what, shop_id)
+    return f"reading the {what} failed ({type(exc).__name__})"
+
+
 def static_decision(render_id: str, shop_id: str, req: RenderRequest, fallbacks: list[Fallback]) -> PageDecision:
     """The page served when nothing shop-specific can be read: no shop data in it at all."""
     slot = SlotDecision("main", "static", "text", STATIC_PAGE_PARAMS, "static default page")
@@ -123,16 +131,24 @@ class RenderService:
                 raise Forbidden()  # no such shop: the same answer as a wrong key, so ids cannot be probed
             authorize(config)
             profile = visitor_store.profile_from_replies(replies[2:])
-            # A catalog reload (rare) may take longer than the page view's own reads.
-            catalog = await asyncio.wait_for(self.snapshots.catalog(self.redis, shop_id, cat_ver), self.reload_timeout_s)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            reason = f"redis unavailable ({type(exc).__name__})"
+        except Forbidden:
+            raise
+        except Exception as exc:  # Redis down or slow, or a stored value that does not parse
+            reason = _failure(exc, shop_id, "shop")
             if config is None:
                 fallbacks.append(Fallback("config", reason, "static default page"))
                 return self._finish(static_decision(render_id, shop_id, req, fallbacks), req, {}, "")
             authorize(config)
             fallbacks.append(Fallback("profile", reason, "anonymous profile and the last cached shop configuration"))
             catalog = self.snapshots.cached_catalog(shop_id)
+        else:
+            try:
+                # A catalog reload (rare) may take longer than the page view's own reads.
+                catalog = await asyncio.wait_for(self.snapshots.catalog(self.redis, shop_id, cat_ver), self.reload_timeout_s)
+            except Exception as exc:
+                catalog = self.snapshots.cached_catalog(shop_id)
+                served = "the last cached catalog" if catalog.catalog.products else "no products"
+                fallbacks.append(Fallback("products", _failure(exc, shop_id, "catalog"), served))
 
         page = config.pages.get(req.page)
         if page is None:

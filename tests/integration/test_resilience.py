@@ -59,6 +59,11 @@ def test_render_falls_back_when_redis_dies(tmp_path: Path) -> None:
         assert r.status_code == 200
         assert r.json()["fallbacks"][0]["served"] == "static default page"
         assert c.get("/readyz").status_code == 503
+        # without a fallback to offer, the API says the store is down (nothing was written)
+        ev = {"events": [{"event_id": "e", "type": "view", "visitor_id": "v", "ts": 1_763_000_000}]}
+        r = c.post(shop.url("/events"), json=ev, headers=shop.storefront)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
+        assert r.headers["retry-after"] == "1"
 
 
 def test_a_broken_block_template_becomes_a_placeholder(tmp_path: Path) -> None:
@@ -97,3 +102,24 @@ def test_a_slow_redis_costs_a_render_its_profile_not_its_deadline(tmp_path: Path
         assert [f["step"] for f in r.json()["fallbacks"]] == ["profile"]
         assert "TimeoutError" in r.json()["fallbacks"][0]["reason"]
         assert took < 1.2  # answered before Redis woke up (not a speed test: a bound on waiting)
+
+
+def test_a_corrupt_stored_product_costs_the_grid_not_the_page(tmp_path: Path) -> None:
+    import redis
+
+    from app.store import keys
+
+    with TestClient(create_app(make_settings(tmp_path / "data"))) as c:
+        shop = create_shop(c)
+        setup_shop(c, shop)
+        sock = str(c.app.state.storefront.handle.embedded.socket_path)
+        r = redis.Redis(unix_socket_path=sock)
+        # someone wrote garbage straight into Redis, and the catalog version moved
+        r.hset(keys.products(shop.shop_id), "broken", "{not json")
+        r.incr(keys.catalog_version(shop.shop_id))
+        resp = c.post(shop.url("/render"), json={"visitor_id": "alice", "page": "home"}, headers=shop.storefront)
+        assert resp.status_code == 200
+        d = resp.json()
+        assert [f["step"] for f in d["fallbacks"]] == ["products"]
+        assert "JSONDecodeError" in d["fallbacks"][0]["reason"]
+        assert d["slots"][0]["block_id"] == "hero_women"  # the visitor's profile and crowds still count

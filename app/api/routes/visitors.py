@@ -1,6 +1,7 @@
 """Known visitors (CRM import), visitor profiles, and the events that build behaviour."""
 
 import json
+import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from app.store import keys
 from app.store import visitors as visitor_store
 
 router = APIRouter(tags=["visitors"])
+log = logging.getLogger("storefront.events")
 VisitorId = PathParam(min_length=1, max_length=128)
 MAX_ATTRIBUTES_BYTES = 16_384  # one visitor's CRM record, serialized
 
@@ -72,8 +74,13 @@ async def post_events(body: EventsIn, shop: ShopKey, state: State) -> dict[str, 
         raise ApiError.from_problems(422, "invalid_events", problems)
     # Views count towards the visitor's category interests: the category comes from
     # the catalog as it is now.
-    cat_ver = int(await state.redis.get(keys.catalog_version(shop.shop_id)) or 0)
-    catalog = (await state.snapshots.catalog(state.redis, shop.shop_id, cat_ver)).catalog
+    try:
+        cat_ver = int(await state.redis.get(keys.catalog_version(shop.shop_id)) or 0)
+        catalog = (await state.snapshots.catalog(state.redis, shop.shop_id, cat_ver)).catalog
+    except (ValueError, KeyError, TypeError):
+        # A catalog that does not load costs the views their category, not the events.
+        log.exception("catalog of shop %s did not load; events ingested without categories", shop.shop_id)
+        catalog = state.snapshots.cached_catalog(shop.shop_id).catalog
     resolved = [
         replace(e, category=catalog.products[e.product_id].category)
         if e.product_id and e.product_id in catalog.products
