@@ -36,12 +36,3 @@ def dangling_references(configs: Mapping[str, Mapping[str, Any]]) -> list[Refere
                 out.append(ref)
     return out
 
-
-def users_of(configs: Mapping[str, Mapping[str, Any]], kind: str, item_id: str) -> list[Reference]:
-    """The page references that point to one crowd or block (what blocks its deletion)."""
-    return [
-        ref
-        for page_id, page in configs.get("page", {}).items()
-        for ref in page_references(page_id, page)
-        if ref.kind == kind and ref.target == item_id
-    ]

@@ -115,7 +115,7 @@ class RenderService:
             visitor_store.queue_profile_read(pipe, shop_id, visitor_id)
             return await pipe.execute()
 
-    async def render(self, shop_id: str, req: RenderRequest, *, authorize: Callable[[ShopConfig], None]) -> RenderOutcome:
+    async def render(self, shop_id: str, req: RenderRequest, *, authorize: Callable[[ShopConfig], object]) -> RenderOutcome:
         """Decide (and render) one page view; ``authorize`` raises :class:`Forbidden` for a wrong key."""
         render_id = new_render_id()
         fallbacks: list[Fallback] = []

@@ -71,7 +71,7 @@ class Snapshots:
         if not shop_hash:
             self.configs.pop(shop_id, None)
             return None
-        cfg = {kind: {k: json.loads(v) for k, v in items.items()} for kind, items in zip(keys.CONFIG_KINDS, raw)}
+        cfg = {kind: {k: json.loads(v) for k, v in items.items()} for kind, items in zip(keys.CONFIG_KINDS, raw, strict=True)}
         snap = build_config(int(ver or 0), ShopRecord.from_hash(shop_id, shop_hash), cfg)
         self.configs[shop_id] = snap
         return snap

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,10 +138,3 @@ async def rollback(
         r, shop_id, kind, item_id, target.body, check=check, action="rollback", from_version=version
     )
 
-
-async def config_version(r: aioredis.Redis, shop_id: str) -> int:
-    return int(await r.get(keys.config_version(shop_id)) or 0)
-
-
-def decode_configs(raw: Mapping[str, Mapping[str, str]]) -> Configs:
-    return {kind: {k: json.loads(v) for k, v in items.items()} for kind, items in raw.items()}

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from app.api.auth import Merchant, State
 from app.api.errors import ApiError, Problem
 from app.api.schemas import Rollback
-from app.core.references import dangling_references, users_of
+from app.core.references import dangling_references
 from app.store import configs as config_store
 from app.store.configs import ConfigRejected, Configs, UnknownVersion
 
