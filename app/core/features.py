@@ -1,0 +1,126 @@
+"""Feature rows, defined once: the service builds them to score, `training/` imports them to learn.
+
+A visitor's row describes what they did and the context of the page view, from the
+same :class:`~app.core.profile.Behaviour` the profile store folds, so a model trained
+on rows built from an event log sees exactly what it sees when serving. Nothing here
+reads CRM attributes: the attribute models exist to predict those for visitors who
+have none, and they must learn from what every visitor has.
+
+Missing values are NaN (LightGBM routes them itself), never a made-up 0: "never
+bought" and "bought 0 days ago" must stay different.
+
+The names and their order are part of a model's manifest; :data:`FEATURES_VERSION`
+changes whenever a definition here changes, so the service refuses a model built with
+other definitions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from app.core.profile import Behaviour, Context
+
+FEATURES_VERSION = "visitor-1"
+
+DAY_S = 86400.0
+DEVICES = ("mobile", "desktop", "tablet", "app")
+CHANNELS = ("search", "social", "direct", "ads", "email")
+
+BASE_FEATURES = (
+    "views",
+    "clicks",
+    "carts",
+    "orders",
+    "log_spend",  # ln(1 + spend in yuan)
+    "avg_order_value",  # yuan; NaN before the first order
+    "click_rate",  # clicks / views; NaN without views
+    "cart_rate",  # carts / views; NaN without views
+    "days_since_first_seen",
+    "days_since_last_seen",
+    "days_since_first_purchase",  # NaN before the first order
+    "days_since_last_purchase",  # NaN before the first order
+    "is_fan",  # followed the shop (behaviour only)
+    "hour",  # local hour of the page view, 0-23
+    "weekday",  # local weekday, 1 = Monday
+    "category_entropy",  # how spread the visitor's views are over categories (nats); NaN without views
+)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The feature layout for one shop: its categories (in a fixed order) and time zone."""
+
+    categories: tuple[str, ...]
+    timezone: str = "Asia/Shanghai"
+    version: str = FEATURES_VERSION
+
+    @cached_property
+    def visitor_names(self) -> tuple[str, ...]:
+        return (
+            *BASE_FEATURES,
+            *(f"device={d}" for d in DEVICES),
+            *(f"channel={c}" for c in CHANNELS),
+            *(f"view_share={c}" for c in self.categories),
+        )
+
+    @cached_property
+    def _zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def manifest(self) -> dict[str, object]:
+        return {"version": self.version, "categories": list(self.categories), "timezone": self.timezone, "names": list(self.visitor_names)}
+
+
+def _days(now: float, then: float | None) -> float:
+    return (now - then) / DAY_S if then is not None else math.nan
+
+
+def visitor_row(spec: FeatureSpec, behaviour: Behaviour, context: Context) -> np.ndarray:
+    """One visitor's features at ``context.ts``, in ``spec.visitor_names`` order."""
+    b, now = behaviour, context.ts
+    local = datetime.fromtimestamp(now, spec._zone)
+    views = b.views
+    cat_views = np.array([b.viewed_categories.get(c, 0) for c in spec.categories], dtype=float)
+    total_cat = cat_views.sum()
+    if total_cat > 0:
+        shares = cat_views / total_cat
+        nz = shares[shares > 0]
+        entropy = float(-(nz * np.log(nz)).sum())
+    else:
+        shares = np.full(len(spec.categories), math.nan)
+        entropy = math.nan
+    base = [
+        views,
+        b.clicks,
+        b.carts,
+        b.orders,
+        math.log1p(b.spend),
+        b.spend / b.orders if b.orders else math.nan,
+        b.clicks / views if views else math.nan,
+        b.carts / views if views else math.nan,
+        _days(now, b.first_seen),
+        _days(now, b.last_seen),
+        _days(now, b.first_purchase_at),
+        _days(now, b.last_purchase_at),
+        1.0 if b.followed_at is not None and b.followed_at <= now else 0.0,
+        local.hour,
+        local.isoweekday(),
+        entropy,
+    ]
+    device = [1.0 if context.device == d else 0.0 for d in DEVICES]
+    channel = [1.0 if context.channel == c else 0.0 for c in CHANNELS]
+    return np.concatenate([np.array(base + device + channel, dtype=float), shares])
+
+
+def visitor_matrix(spec: FeatureSpec, rows: Sequence[tuple[Behaviour, Context]]) -> np.ndarray:
+    """Rows for many visitors (training, batch scoring): shape (n, len(visitor_names))."""
+    if not rows:
+        return np.empty((0, len(spec.visitor_names)))
+    return np.vstack([visitor_row(spec, b, c) for b, c in rows])

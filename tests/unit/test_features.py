@@ -1,0 +1,56 @@
+"""Visitor feature rows: names, order, missing values, context."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from app.core.features import FEATURES_VERSION, FeatureSpec, visitor_matrix, visitor_row
+from app.core.profile import Behaviour, Context
+
+SPEC = FeatureSpec(categories=("beauty", "digital"))
+NOW = 1_763_800_000.0  # 2025-11-22 16:26:40 Asia/Shanghai, a Saturday
+DAY = 86400.0
+
+
+def row(b: Behaviour, **ctx: object) -> dict[str, float]:
+    return dict(zip(SPEC.visitor_names, visitor_row(SPEC, b, Context(ts=NOW, **ctx)), strict=True))  # type: ignore[arg-type]
+
+
+def test_a_new_visitor_has_missing_values_not_zeros() -> None:
+    r = row(Behaviour())
+    assert r["views"] == 0 and r["orders"] == 0 and r["log_spend"] == 0
+    for name in ("avg_order_value", "click_rate", "days_since_last_purchase", "days_since_first_seen", "view_share=beauty", "category_entropy"):
+        assert math.isnan(r[name]), name
+
+
+def test_a_buyer() -> None:
+    b = Behaviour(
+        first_seen=NOW - 30 * DAY, last_seen=NOW - DAY, views=8, clicks=2, carts=1, orders=2, spend_cents=30000,
+        first_purchase_at=NOW - 20 * DAY, last_purchase_at=NOW - 2 * DAY, followed_at=NOW - 5 * DAY,
+        viewed_categories={"beauty": 6, "digital": 2, "other": 4},
+    )
+    r = row(b, device="tablet", channel="ads")
+    assert (r["views"], r["orders"], r["avg_order_value"]) == (8, 2, 150.0)
+    assert r["log_spend"] == math.log1p(300.0)
+    assert r["click_rate"] == 0.25 and r["cart_rate"] == 0.125
+    assert r["days_since_first_seen"] == 30 and r["days_since_last_purchase"] == 2 and r["is_fan"] == 1.0
+    # shares over the shop's categories only ("other" is not one of them)
+    assert r["view_share=beauty"] == 0.75 and r["view_share=digital"] == 0.25
+    assert r["device=tablet"] == 1 and r["device=mobile"] == 0 and r["channel=ads"] == 1
+    assert r["hour"] == 16 and r["weekday"] == 6  # local time in Asia/Shanghai
+
+
+def test_names_are_stable_and_versioned() -> None:
+    assert SPEC.visitor_names[:4] == ("views", "clicks", "carts", "orders")
+    assert SPEC.visitor_names[-2:] == ("view_share=beauty", "view_share=digital")
+    assert SPEC.manifest()["version"] == FEATURES_VERSION
+    assert len(set(SPEC.visitor_names)) == len(SPEC.visitor_names)
+
+
+def test_matrix_stacks_rows() -> None:
+    m = visitor_matrix(SPEC, [(Behaviour(), Context(ts=NOW)), (Behaviour(views=3), Context(ts=NOW))])
+    assert m.shape == (2, len(SPEC.visitor_names))
+    assert visitor_matrix(SPEC, []).shape == (0, len(SPEC.visitor_names))
+    assert np.array_equal(m[1], visitor_row(SPEC, Behaviour(views=3), Context(ts=NOW)), equal_nan=True)
