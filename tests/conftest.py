@@ -71,3 +71,18 @@ def create_shop(client: TestClient, prefix: str = "shop") -> ShopKeys:
 @pytest.fixture
 def shop(client: TestClient) -> ShopKeys:
     return create_shop(client)
+
+
+@pytest.fixture(scope="session")
+def published_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small attribute model set, trained on a small simulation and published once."""
+    from app.core.features import FeatureSpec
+    from training.attributes import save, train_all
+    from training.simulator import SimConfig, simulate
+
+    sim = simulate(SimConfig(seed=5, n_visitors=1500, days=60))
+    spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
+    models, prints = train_all(sim, spec, end=max(e.ts for e in sim.events) + 1, rounds=120)
+    out = tmp_path_factory.mktemp("published") / "attributes"
+    save(models, spec, prints, out)
+    return out

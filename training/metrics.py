@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
+
+from app.core.calibration import Isotonic
+
+__all__ = ["Isotonic", "auc", "calibration_curve", "expected_calibration_error", "log_loss", "multiclass_log_loss", "ndcg_at_k", "recall_at_k"]
 
 EPS = 1e-12
 
@@ -86,46 +89,3 @@ def recall_at_k(relevance_in_ranked_order: Sequence[float], k: int = 10) -> floa
     if not rel.any():
         return float("nan")
     return float(rel[:k].sum() / rel.sum())
-
-
-@dataclass(frozen=True)
-class Isotonic:
-    """A monotone map from raw scores to probabilities (pool-adjacent-violators fit).
-
-    Fitted on held-out data, it corrects a model's over- or under-confidence without
-    changing its ranking (AUC stays the same up to ties).
-    """
-
-    x: np.ndarray  # increasing breakpoints
-    y: np.ndarray  # calibrated probability at each breakpoint
-
-    @classmethod
-    def fit(cls, scores: np.ndarray, labels: np.ndarray) -> Isotonic:
-        order = np.argsort(scores, kind="mergesort")
-        xs, ys = np.asarray(scores, dtype=float)[order], np.asarray(labels, dtype=float)[order]
-        # blocks of (sum of labels, count, max x); merge while a block's mean falls below the previous one
-        sums: list[float] = []
-        counts: list[float] = []
-        highs: list[float] = []
-        for x, y in zip(xs, ys, strict=True):
-            sums.append(y)
-            counts.append(1.0)
-            highs.append(x)
-            while len(sums) > 1 and sums[-2] / counts[-2] > sums[-1] / counts[-1]:
-                s, c, h = sums.pop(), counts.pop(), highs.pop()
-                sums[-1] += s
-                counts[-1] += c
-                highs[-1] = h
-        return cls(np.array(highs), np.array(sums) / np.array(counts))
-
-    def __call__(self, scores: np.ndarray) -> np.ndarray:
-        # a step function: the value of the first block whose upper end is at or above the score
-        idx = np.clip(np.searchsorted(self.x, scores, side="left"), 0, len(self.x) - 1)
-        return np.clip(self.y[idx], 1e-6, 1 - 1e-6)
-
-    def as_dict(self) -> dict[str, list[float]]:
-        return {"x": self.x.tolist(), "y": self.y.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, list[float]]) -> Isotonic:
-        return cls(np.array(d["x"], dtype=float), np.array(d["y"], dtype=float))
