@@ -22,6 +22,8 @@ class Settings:
     reload_timeout_ms: int = 2000  # reloading a changed config or catalog (rare, bigger than a page view's reads)
     admin_token_generated: bool = False  # True: nobody set one; it was generated and printed
     templates_dir: Path = TEMPLATES_DIR  # the project's templates; never a merchant upload
+    models_dir: Path = REPO_ROOT / "models" / "attributes"  # published attribute models (optional)
+    models_refresh_s: float = 5.0  # how often the service looks for a newly published model set
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -39,5 +41,6 @@ class Settings:
             redis_timeout_ms=int(e.get("STOREFRONT_REDIS_TIMEOUT_MS", "150")),
             snapshot_ttl_s=float(e.get("STOREFRONT_SNAPSHOT_TTL_S", "5")),
             reload_timeout_ms=int(e.get("STOREFRONT_RELOAD_TIMEOUT_MS", "2000")),
+            models_dir=Path(e.get("STOREFRONT_MODELS_DIR", str(REPO_ROOT / "models" / "attributes"))).resolve(),
             admin_token_generated=generated,
         )

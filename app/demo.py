@@ -192,7 +192,8 @@ CROWDS: dict[str, dict[str, Any]] = {
     "mobile_social": {"name": "社交引流 Social, mobile", "priority": 3, "condition": {"device": "mobile", "channel": "social"}},
     "big_cities": {"name": "北上 Beijing & Shanghai", "priority": 2, "condition": {"region": {"$in": ["上海", "北京"]}}},
     "night_owls": {"name": "夜猫子 Night owls", "priority": 1, "condition": {"$or": [{"hour": {"$gte": 22}}, {"hour": {"$lt": 6}}]}},
-    "weekend": {"name": "周末 Weekend", "priority": 1, "condition": {"is_weekend": True}},
+    # gender is known for CRM visitors; for anonymous ones the attribute model predicts it
+    "likely_women": {"name": "女性（含模型预测） Women, incl. predicted", "priority": 8, "condition": {"gender": "female"}},
 }
 
 BLOCKS: dict[str, dict[str, Any]] = {
@@ -235,6 +236,7 @@ HOME_PAGE: dict[str, Any] = {
             {"crowd": "female_members", "block": "grid_beauty"},
             {"crowd": "digital_fans", "block": "grid_digital"},
             {"crowd": "new_visitors", "block": "grid_newcomer"},
+            {"crowd": "likely_women", "block": "grid_beauty"},
         ]},
     ],
 }

@@ -26,7 +26,11 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     # A generous Redis timeout: on a loaded CI machine a read can stall past the
     # production 150 ms, and a test of decisions must not see a fallback for it. The
     # fallback tests stop Redis outright instead.
-    base = dict(admin_token=ADMIN_TOKEN, redis_url=None, data_dir=data_dir, redis_timeout_ms=2000)
+    # No attribute models unless a test brings its own (published_models): rule-only
+    # decisions keep the other tests' expectations exact.
+    base = dict(
+        admin_token=ADMIN_TOKEN, redis_url=None, data_dir=data_dir, redis_timeout_ms=2000, models_dir=data_dir / "no-models"
+    )
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
 

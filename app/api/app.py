@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from app.api.state import AppState
 from app.config import Settings
 from app.core.derived import DerivedSettings, warm_up
 from app.rendering.html import PageRenderer
+from app.scoring.attribute_models import ModelRegistry
 from app.serving.exposures import ExposureLog
 from app.serving.render import RenderService
 from app.serving.snapshots import Snapshots
@@ -62,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Solar terms and holiday tables are built once per year; build this year's now,
         # off the event loop, so that no page view pays for it.
         await anyio.to_thread.run_sync(warm_up, DerivedSettings())
+        models = ModelRegistry(settings.models_dir)
+        await anyio.to_thread.run_sync(models.refresh)
         handle = open_redis(settings)
         snapshots = Snapshots(popularity_ttl_s=settings.snapshot_ttl_s)
         page_renderer = PageRenderer(settings.templates_dir)
@@ -72,14 +76,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             snapshots,
             page_renderer,
             exposures,
+            models,
             redis_timeout_s=settings.redis_timeout_ms / 1000,
             reload_timeout_s=settings.reload_timeout_ms / 1000,
         )
-        app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service)
+        app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service, models)
+
+        async def watch_models() -> None:
+            # Loading a model set is CPU and file work: off the event loop.
+            while True:
+                await asyncio.sleep(settings.models_refresh_s)
+                await anyio.to_thread.run_sync(models.refresh)
+
+        watcher = asyncio.get_running_loop().create_task(watch_models())
         log.info("storefront ready: redis %s", handle.url)
         try:
             yield
         finally:
+            watcher.cancel()
             await exposures.stop()
             await handle.close()
 

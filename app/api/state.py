@@ -9,6 +9,7 @@ from fastapi import Request
 
 from app.config import Settings
 from app.rendering.html import PageRenderer
+from app.scoring.attribute_models import ModelRegistry
 from app.serving.render import RenderService
 from app.serving.snapshots import Snapshots
 from app.store.client import RedisHandle
@@ -21,6 +22,7 @@ class AppState:
     snapshots: Snapshots
     page_renderer: PageRenderer
     render_service: RenderService
+    models: ModelRegistry
 
     @property
     def redis(self) -> aioredis.Redis:

@@ -681,7 +681,7 @@ def _unknown(
 ) -> tuple[str, ...]:
     """The rule's unknown attributes: read, missing or None, and predicted."""
     tops = plan.tops
-    return tuple(name for name in supports if name in tops and name not in attributes)
+    return tuple(name for name in supports if name in tops and attributes.get(name) is None)
 
 
 def _score(

@@ -60,6 +60,7 @@ class PageDecision:
     slots: tuple[SlotDecision, ...]
     fallbacks: tuple[Fallback, ...] = ()
     attributes: Mapping[str, Any] = field(default_factory=dict)  # the attributes the rules saw
+    model_version: str | None = None  # the attribute model set in use, if any
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

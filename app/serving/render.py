@@ -18,15 +18,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import anyio
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from app.core.attributes import visitor_attributes
-from app.core.crowds import score_crowds
+from app.core.crowd_probability import score_crowds_with_predictions
+from app.core.features import visitor_row
 from app.core.decision import Fallback, PageDecision, SlotDecision
 from app.core.page import ProductInputs, decide_page
 from app.core.profile import Behaviour, Context
 from app.rendering.html import PageRenderer
+from app.scoring.attribute_models import ModelRegistry
 from app.serving.exposures import ExposureLog
 from app.serving.snapshots import ShopConfig, Snapshots
 from app.store import keys
@@ -97,6 +100,7 @@ class RenderService:
         snapshots: Snapshots,
         page_renderer: PageRenderer,
         exposures: ExposureLog,
+        models: ModelRegistry | None = None,
         *,
         redis_timeout_s: float = 0.15,
         reload_timeout_s: float = 2.0,
@@ -105,6 +109,7 @@ class RenderService:
         self.snapshots = snapshots
         self.page_renderer = page_renderer
         self.exposures = exposures
+        self.models = models
         self.redis_timeout_s = redis_timeout_s
         self.reload_timeout_s = reload_timeout_s
 
@@ -154,7 +159,11 @@ class RenderService:
         if page is None:
             raise PageNotFound(req.page, sorted(config.pages))
         try:
-            decision = self._decide(render_id, config, req, profile, catalog, fallbacks)
+            attributes = self._attributes(config, req, profile, fallbacks)
+            predicted, model_version = await self._predict(config, req, profile, attributes, fallbacks)
+            decision = self._decide(render_id, config, req, profile, catalog, attributes, predicted, fallbacks)
+            if model_version is not None:
+                decision = replace(decision, model_version=model_version)
         except Exception as exc:  # the decision must never cost the storefront its page
             log.exception("render decision failed for shop %s", shop_id)
             fallbacks.append(Fallback("page", f"decision failed ({type(exc).__name__})", "static default page"))
@@ -170,16 +179,61 @@ class RenderService:
             self._log_exposure(outcome.decision, req)
         return outcome
 
-    def _decide(self, render_id: str, config: ShopConfig, req: RenderRequest, profile: visitor_store.StoredProfile, catalog: Any, fallbacks: list[Fallback]) -> PageDecision:
+    def _attributes(
+        self, config: ShopConfig, req: RenderRequest, profile: visitor_store.StoredProfile, fallbacks: list[Fallback]
+    ) -> dict[str, Any]:
         try:
-            attributes = visitor_attributes(
+            return visitor_attributes(
                 profile.known, profile.behaviour, req.context, config.derived_settings, spend_rank_pct=profile.spend_rank_pct
             )
         except Exception as exc:
             log.exception("derived attributes failed for shop %s", config.shop.shop_id)
             fallbacks.append(Fallback("profile", f"derived attributes failed ({type(exc).__name__})", "known attributes only"))
-            attributes = {**req.context.extra, **profile.known}
-        scores = score_crowds(config.crowds, attributes)
+            return {**req.context.extra, **profile.known}
+
+    async def _predict(
+        self,
+        config: ShopConfig,
+        req: RenderRequest,
+        profile: visitor_store.StoredProfile,
+        attributes: dict[str, Any],
+        fallbacks: list[Fallback],
+    ) -> tuple[dict[str, dict[Any, float]], str | None]:
+        """Predicted distributions of the attributes some crowd reads and this visitor lacks.
+
+        Nothing is predicted when no model set is loaded or no crowd needs it; the
+        model call runs in a worker thread, so the event loop keeps serving.
+        """
+        models = self.models.current if self.models is not None else None
+        if models is None:
+            return {}, None
+        wanted = {
+            a.split(".", 1)[0] for c in config.crowds for a in c.attributes
+        } & models.attributes
+        missing = {a for a in wanted if attributes.get(a) is None}
+        if not missing:
+            return {}, models.version
+        try:
+            row = visitor_row(models.spec, profile.behaviour, req.context)
+            predicted = (await anyio.to_thread.run_sync(models.predict, row[None, :]))[0]
+        except Exception as exc:
+            log.exception("attribute model failed for shop %s", config.shop.shop_id)
+            fallbacks.append(Fallback("model", f"attribute model failed ({type(exc).__name__})", "rules on known attributes only"))
+            return {}, models.version
+        return {a: predicted[a] for a in missing}, models.version
+
+    def _decide(
+        self,
+        render_id: str,
+        config: ShopConfig,
+        req: RenderRequest,
+        profile: visitor_store.StoredProfile,
+        catalog: Any,
+        attributes: dict[str, Any],
+        predicted: dict[str, dict[Any, float]],
+        fallbacks: list[Fallback],
+    ) -> PageDecision:
+        scores = score_crowds_with_predictions(config.crowds, attributes, predicted)
         inputs = ProductInputs(
             catalog=catalog.catalog,
             popularity=catalog.stored_popularity,

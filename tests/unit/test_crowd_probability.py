@@ -899,3 +899,22 @@ def test_a_hostile_deeply_nested_rule_does_not_raise(budget: int) -> None:
     result = rule_probability(rule, {}, PREDICTED, max_assignments=budget)
     assert result.probability == 0.0  # as evaluate(): too deep never matches
     assert result.unknown == ("gender", "price_sensitivity")
+
+
+def test_only_tests_with_the_same_meaning_share_a_memo_text() -> None:
+    from app.core.crowd_probability import _canonical  # the sharing key, private
+
+    assert _canonical({"age": {"$in": [1, 2]}}) == _canonical({"age": {"$in": (1, 2)}})
+    assert _canonical({"a": 1, "b": 2}) == _canonical({"b": 2, "a": 1})
+    distinct = [
+        {"tags": {1: "x"}},  # json.dumps alone would write this key as "1"
+        {"tags": {"1": "x"}},
+        {"level": 1},
+        {"level": 1.0},
+        {"level": True},
+        {"level": "1"},
+    ]
+    texts = [_canonical(rule) for rule in distinct]
+    assert texts[0] is None
+    assert len(set(texts[1:])) == len(texts) - 1
+    assert _canonical({"spend": Decimal("1.5")}) is None

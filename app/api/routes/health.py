@@ -28,4 +28,6 @@ async def readyz(state: State) -> JSONResponse:
     problems = state.page_renderer.problems
     checks["templates"] = {"ok": not problems, "problems": problems}
     ready = all(c["ok"] for c in checks.values())
+    # Models are reported, not required: without them crowds are decided by rules alone.
+    checks["models"] = {**state.models.status(), "required": False}
     return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
