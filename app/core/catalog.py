@@ -102,6 +102,7 @@ class Catalog:
     products: Mapping[str, Product]
     by_category: Mapping[str, tuple[str, ...]]
     by_tag: Mapping[str, tuple[str, ...]]
+    category_price: Mapping[str, float] = field(default_factory=dict)  # median price per category
     # Pools already turned into columns, by (categories, tags): a cache, not state.
     _pools: dict[tuple[tuple[str, ...], tuple[str, ...]], Candidates] = field(
         default_factory=dict, compare=False, repr=False
@@ -120,6 +121,7 @@ class Catalog:
             products=by_id,
             by_category={k: tuple(v) for k, v in cats.items()},
             by_tag={k: tuple(v) for k, v in tags.items()},
+            category_price={k: float(np.median([by_id[i].price for i in v])) for k, v in cats.items()},
         )
 
     def pool(self, categories: Iterable[str] = (), tags: Iterable[str] = ()) -> list[Product]:

@@ -17,7 +17,7 @@ other definitions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from app.core.catalog import Product
 from app.core.profile import Behaviour, Context
 
 FEATURES_VERSION = "visitor-1"
@@ -124,3 +125,53 @@ def visitor_matrix(spec: FeatureSpec, rows: Sequence[tuple[Behaviour, Context]])
     if not rows:
         return np.empty((0, len(spec.visitor_names)))
     return np.vstack([visitor_row(spec, b, c) for b, c in rows])
+
+
+# --- ranking: a visitor's row beside each candidate product's columns -----------------
+
+RANKING_VERSION = "ranking-1"
+PRODUCT_FEATURES = (
+    "log_price",
+    "price_vs_category",  # ln(price / the category's median price in the catalog)
+    "log_popularity",  # ln(1 + decayed popularity) at the time of the page view
+    "days_since_added",  # NaN when unknown
+    "category_code",  # index in spec.categories, -1 for a category the model never saw
+    "category_affinity",  # the visitor's share of views in this product's category
+)
+
+
+def ranking_names(spec: FeatureSpec) -> tuple[str, ...]:
+    return (*spec.visitor_names, *PRODUCT_FEATURES)
+
+
+def ranking_matrix(
+    spec: FeatureSpec,
+    visitor: np.ndarray,
+    behaviour: Behaviour,
+    products: Sequence[Product],
+    popularity: Mapping[str, float],
+    popularity_scale: float,
+    category_price: Mapping[str, float],
+    now: float,
+) -> np.ndarray:
+    """Rows for ranking ``products`` for one visitor: shape (len(products), len(ranking_names)).
+
+    ``visitor`` is :func:`visitor_row` for this page view; ``popularity`` times
+    ``popularity_scale`` is decayed popularity at ``now`` (the stored forward-decayed
+    values and their common factor, as the service holds them).
+    """
+    n = len(products)
+    codes = {c: i for i, c in enumerate(spec.categories)}
+    total_views = sum(behaviour.viewed_categories.values())
+    cols = np.empty((n, len(PRODUCT_FEATURES)))
+    for i, p in enumerate(products):
+        median = category_price.get(p.category) or p.price or 1.0
+        cols[i] = (
+            math.log1p(p.price),
+            math.log((p.price + 0.01) / (median + 0.01)),
+            math.log1p(max(popularity.get(p.id, 0.0) * popularity_scale, 0.0)),
+            (now - p.added_at) / DAY_S if p.added_at is not None else math.nan,
+            codes.get(p.category, -1),
+            behaviour.viewed_categories.get(p.category, 0) / total_views if total_views else math.nan,
+        )
+    return np.hstack([np.tile(visitor, (n, 1)), cols])
