@@ -23,6 +23,7 @@ class Settings:
     admin_token_generated: bool = False  # True: nobody set one; it was generated and printed
     templates_dir: Path = TEMPLATES_DIR  # the project's templates; never a merchant upload
     models_dir: Path = REPO_ROOT / "models" / "attributes"  # published attribute models (optional)
+    ranker_dir: Path = REPO_ROOT / "models" / "ranker"  # the published product ranker (optional)
     models_refresh_s: float = 5.0  # how often the service looks for a newly published model set
 
     @classmethod
@@ -42,5 +43,6 @@ class Settings:
             snapshot_ttl_s=float(e.get("STOREFRONT_SNAPSHOT_TTL_S", "5")),
             reload_timeout_ms=int(e.get("STOREFRONT_RELOAD_TIMEOUT_MS", "2000")),
             models_dir=Path(e.get("STOREFRONT_MODELS_DIR", str(REPO_ROOT / "models" / "attributes"))).resolve(),
+            ranker_dir=Path(e.get("STOREFRONT_RANKER_DIR", str(REPO_ROOT / "models" / "ranker"))).resolve(),
             admin_token_generated=generated,
         )

@@ -29,7 +29,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     # No attribute models unless a test brings its own (published_models): rule-only
     # decisions keep the other tests' expectations exact.
     base = dict(
-        admin_token=ADMIN_TOKEN, redis_url=None, data_dir=data_dir, redis_timeout_ms=2000, models_dir=data_dir / "no-models"
+        admin_token=ADMIN_TOKEN, redis_url=None, data_dir=data_dir, redis_timeout_ms=2000, models_dir=data_dir / "no-models", ranker_dir=data_dir / "no-ranker"
     )
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
@@ -89,4 +89,20 @@ def published_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     models, prints = train_all(sim, spec, end=max(e.ts for e in sim.events) + 1, rounds=120)
     out = tmp_path_factory.mktemp("published") / "attributes"
     save(models, spec, prints, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def published_ranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small product ranker, trained on a small simulation and published once."""
+    from app.core.features import FeatureSpec
+    from training.ranker import build_ranking_data, fingerprint, save_ranker, train_ranker
+    from training.simulator import SimConfig, simulate
+
+    sim = simulate(SimConfig(seed=3, n_visitors=800, days=40))
+    spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
+    data = build_ranking_data(sim, spec)
+    booster, _ = train_ranker(data, test_from=sim.end - 7 * 86400, rounds=40)
+    out = tmp_path_factory.mktemp("published") / "ranker"
+    save_ranker(booster, spec, {}, fingerprint(data), out)
     return out

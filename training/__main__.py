@@ -1,6 +1,7 @@
 """python -m training …: simulate a shop and train, evaluate and publish models.
 
     python -m training attributes --visitors 4000 --days 90 --out models/attributes
+    python -m training ranker --visitors 3000 --days 90 --out models/ranker
 
 Writes LightGBM models + manifest.json into --out and prints the metrics table
 (model vs the prior-only baseline, on held-out anonymous visitors).
@@ -43,6 +44,31 @@ def cmd_attributes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ranker(args: argparse.Namespace) -> int:
+    from training.ranker import build_ranking_data, evaluate_ranker, fingerprint, save_ranker, train_ranker
+    from training.simulator import SimConfig, simulate
+
+    started = time.perf_counter()
+    print(f"simulating {args.visitors} visitors over {args.days} days (seed {args.seed}) ...", file=sys.stderr)
+    sim = simulate(SimConfig(seed=args.seed, n_visitors=args.visitors, days=args.days), progress=not args.quiet)
+    spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
+    print("building ranking rows (replaying the event log) ...", file=sys.stderr)
+    data = build_ranking_data(sim, spec)
+    print(f"training on {len(data.groups)} lists ...", file=sys.stderr)
+    booster, test = train_ranker(data, test_from=sim.end - args.test_days * 86400, rounds=args.rounds)
+    metrics = evaluate_ranker(booster, test, spec, sim)
+    manifest = save_ranker(booster, spec, metrics, fingerprint(data), Path(args.out))
+    print(f"\n{'policy':<12} {'NDCG@10':>8} {'recall@10':>10} {'NDCG(true)':>11} {'E[buys@10]':>11}")
+    for policy, m in metrics.items():
+        print(f"{policy:<12} {m['ndcg']:>8.3f} {m['recall']:>10.3f} {m['ndcg_true']:>11.3f} {m['true_purchases']:>11.4f}")
+    pop = metrics["popularity"]
+    print(f"\nmodel / popularity: NDCG@10 {metrics['model']['ndcg'] / pop['ndcg']:.2f}x, true NDCG {metrics['model']['ndcg_true'] / pop['ndcg_true']:.2f}x, expected purchases {metrics['model']['true_purchases'] / pop['true_purchases']:.2f}x")
+    print(f"published {manifest} in {time.perf_counter() - started:.1f}s")
+    if args.report:
+        Path(args.report).write_text(json.dumps(metrics, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -55,6 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--report", help="also write the metrics as JSON here")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=cmd_attributes)
+    r = sub.add_parser("ranker", help="simulate, train the product ranker, evaluate it against baselines, publish it")
+    r.add_argument("--seed", type=int, default=1)
+    r.add_argument("--visitors", type=int, default=3000)
+    r.add_argument("--days", type=int, default=90)
+    r.add_argument("--test-days", type=int, default=14)
+    r.add_argument("--rounds", type=int, default=200)
+    r.add_argument("--out", default="models/ranker")
+    r.add_argument("--report", help="also write the metrics as JSON here")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=cmd_ranker)
     args = p.parse_args(argv)
     return int(args.func(args))
 

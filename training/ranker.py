@@ -18,14 +18,18 @@ the simulator's true purchase probabilities of each order's top 10.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
 from app.core.catalog import Catalog
-from app.core.features import FeatureSpec, ranking_matrix, ranking_names, visitor_row
+from app.core.features import RANKING_VERSION, FeatureSpec, ranking_matrix, ranking_names, visitor_row
 from app.core.profile import Behaviour, Context, apply
 from app.core.ranking import decayed, popularity_increment
 from training.metrics import ndcg_at_k, recall_at_k
@@ -91,6 +95,12 @@ def build_ranking_data(sim: Any, spec: FeatureSpec) -> RankingData:
     X = np.vstack(rows) if rows else np.empty((0, width))
     position = np.concatenate([np.arange(n) for n in groups]) if groups else np.empty(0, dtype=int)
     return RankingData(X, np.concatenate(labels) if labels else np.empty(0), position, groups, imps, np.array(times))
+
+
+def fingerprint(data: RankingData) -> str:
+    h = hashlib.sha256(np.ascontiguousarray(np.nan_to_num(data.X, nan=-9e9)).tobytes())
+    h.update(data.y.tobytes())
+    return h.hexdigest()[:16]
 
 
 def _split(data: RankingData, mask: np.ndarray) -> RankingData:
@@ -165,3 +175,22 @@ def evaluate_ranker(booster: lgb.Booster, test: RankingData, spec: FeatureSpec, 
 
 
 __all__ = ["RankingData", "build_ranking_data", "evaluate_ranker", "train_ranker"]
+
+
+def save_ranker(booster: lgb.Booster, spec: FeatureSpec, metrics: dict[str, dict[str, float]], fingerprint: str, out: Path) -> Path:
+    """LightGBM's text format plus a manifest, like the attribute models."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "ranker.lgb.txt"
+    booster.save_model(str(path))
+    manifest = {
+        "kind": "product-ranker",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "features": {**spec.manifest(), "ranking_version": RANKING_VERSION, "ranking_names": list(ranking_names(spec))},
+        "versions": {"lightgbm": lgb.__version__, "numpy": np.__version__},
+        "file": path.name,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "data_fingerprint": fingerprint,
+        "metrics": metrics,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out / "manifest.json"

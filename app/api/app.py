@@ -19,6 +19,7 @@ from app.config import Settings
 from app.core.derived import DerivedSettings, warm_up
 from app.rendering.html import PageRenderer
 from app.scoring.attribute_models import ModelRegistry
+from app.scoring.ranker_model import load_ranker
 from app.serving.exposures import ExposureLog
 from app.serving.render import RenderService
 from app.serving.snapshots import Snapshots
@@ -65,7 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # off the event loop, so that no page view pays for it.
         await anyio.to_thread.run_sync(warm_up, DerivedSettings())
         models = ModelRegistry(settings.models_dir)
+        ranker = ModelRegistry(settings.ranker_dir, loader=load_ranker)
         await anyio.to_thread.run_sync(models.refresh)
+        await anyio.to_thread.run_sync(ranker.refresh)
         handle = open_redis(settings)
         snapshots = Snapshots(popularity_ttl_s=settings.snapshot_ttl_s)
         page_renderer = PageRenderer(settings.templates_dir)
@@ -77,16 +80,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             page_renderer,
             exposures,
             models,
+            ranker,
             redis_timeout_s=settings.redis_timeout_ms / 1000,
             reload_timeout_s=settings.reload_timeout_ms / 1000,
         )
-        app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service, models)
+        app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service, models, ranker)
 
         async def watch_models() -> None:
             # Loading a model set is CPU and file work: off the event loop.
             while True:
                 await asyncio.sleep(settings.models_refresh_s)
                 await anyio.to_thread.run_sync(models.refresh)
+                await anyio.to_thread.run_sync(ranker.refresh)
 
         watcher = asyncio.get_running_loop().create_task(watch_models())
         log.info("storefront ready: redis %s", handle.url)

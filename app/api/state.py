@@ -23,6 +23,7 @@ class AppState:
     page_renderer: PageRenderer
     render_service: RenderService
     models: ModelRegistry
+    ranker: ModelRegistry
 
     @property
     def redis(self) -> aioredis.Redis:

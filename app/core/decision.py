@@ -61,6 +61,7 @@ class PageDecision:
     fallbacks: tuple[Fallback, ...] = ()
     attributes: Mapping[str, Any] = field(default_factory=dict)  # the attributes the rules saw
     model_version: str | None = None  # the attribute model set in use, if any
+    ranker_version: str | None = None  # the product ranker in use, if any (else popularity ranks)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,10 +7,12 @@ a :class:`PageDecision` with the reason of every choice comes out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.catalog import Catalog
+import numpy as np
+
+from app.core.catalog import Candidates, Catalog
 from app.core.decision import CrowdScore, Fallback, PageDecision, ScoredProduct, SlotDecision
 from app.core.ranking import MerchRules, rank
 
@@ -69,6 +71,8 @@ class ProductInputs:
     now: float
     category_views: Mapping[str, int]
     popularity_scale: float = 1.0
+    # the learned ranker's scores per block id, in the order of that block's candidates
+    model_scores: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 def choose_variant(slot: Slot, scores: Mapping[str, CrowdScore]) -> tuple[str, str | None, str]:
@@ -92,12 +96,25 @@ def choose_variant(slot: Slot, scores: Mapping[str, CrowdScore]) -> tuple[str, s
 
 
 def products_for(block: Block, inputs: ProductInputs) -> tuple[ScoredProduct, ...]:
-    pool = block.params.get("pool") or {}
-    candidates = inputs.catalog.candidates(pool.get("categories") or (), pool.get("tags") or ())
+    candidates = candidates_for(block, inputs.catalog)
     rules = MerchRules.from_params(block.params)
     return tuple(
-        rank(candidates, inputs.popularity, inputs.now, rules, inputs.category_views, popularity_scale=inputs.popularity_scale)
+        rank(
+            candidates,
+            inputs.popularity,
+            inputs.now,
+            rules,
+            inputs.category_views,
+            popularity_scale=inputs.popularity_scale,
+            model_scores=inputs.model_scores.get(block.id),
+        )
     )
+
+
+def candidates_for(block: Block, catalog: Catalog) -> Candidates:
+    """The product pool a grid block draws from (cached with the catalog)."""
+    pool = block.params.get("pool") or {}
+    return catalog.candidates(pool.get("categories") or (), pool.get("tags") or ())
 
 
 def decide_page(

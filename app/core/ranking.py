@@ -22,7 +22,7 @@ in any order and the stored values only need one common factor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,6 +122,7 @@ def rank(
     category_views: Mapping[str, int] | None = None,
     *,
     popularity_scale: float = 1.0,
+    model_scores: np.ndarray | None = None,
 ) -> list[ScoredProduct]:
     """Rank a grid's candidates under the merchant's rules (see the module docstring).
 
@@ -129,11 +130,18 @@ def rank(
     caller holding stored forward-decayed values passes them with the common factor,
     instead of building a decayed copy per page view. All candidates are scored in one
     vectorized pass; reasons are written only for the products shown.
+
+    With ``model_scores`` (the learned ranker's score of each candidate, in candidate
+    order) those replace the popularity formula; the merchant's boosts then add
+    ``ln(factor)`` (a ranker's scores are not positive, so they cannot multiply), and
+    exclusions, stock, pins and the diversity cap apply as always.
     """
     c = candidates
     n = len(c)
     if n == 0 or rules.count <= 0:
         return []
+    if model_scores is not None:
+        return _select(c, rules, np.round(model_scores + np.log(_boost_vector(c, rules.boost)), 6), lambda row: _model_reason(c, row, model_scores, rules.boost))
     pop = np.fromiter((popularity.get(i, 0.0) for i in c.ids), dtype=float, count=n) * popularity_scale
     base = 1.0 + np.log1p(np.maximum(pop, 0.0))
     with np.errstate(invalid="ignore"):
@@ -147,7 +155,20 @@ def rank(
         share = by_code[c.category_codes]
         base += AFFINITY_WEIGHT * share
     score = np.round(base * _boost_vector(c, rules.boost), 6)
+    return _select(c, rules, score, lambda row: _reason(c, row, pop, new, share, rules.boost))
 
+
+def _model_reason(c: Candidates, row: int, scores: np.ndarray, boost: Mapping[str, float]) -> str:
+    p = c.products[row]
+    parts = [f"ranker {scores[row]:.3f}"]
+    for key in (p.id, f"category:{p.category}", *(f"tag:{t}" for t in p.tags)):
+        if key in boost:
+            parts.append(f"boost {key} x{boost[key]:g}")
+    return ", ".join(parts)
+
+
+def _select(c: Candidates, rules: MerchRules, score: np.ndarray, reason_of: Callable[[int], str]) -> list[ScoredProduct]:
+    """The merchant's rules over scored candidates: exclusions, stock, pins, cap, count."""
     eligible = c.in_stock.copy()
     for pid in rules.exclude:
         row = c.position.get(pid)
@@ -163,7 +184,7 @@ def rank(
     def take(row: int, reason: str | None = None) -> None:
         per_category[c.category_codes[row]] += 1
         taken.add(row)
-        why = reason if reason is not None else _reason(c, row, pop, new, share, rules.boost)
+        why = reason if reason is not None else reason_of(row)
         chosen.append(ScoredProduct(id=c.ids[row], score=float(score[row]), reason=why))
 
     # Pins are the merchant's explicit choice: they bypass the diversity cap.

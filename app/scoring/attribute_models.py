@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,10 +114,15 @@ def load_model_set(folder: Path) -> AttributeModels:
 
 @dataclass
 class ModelRegistry:
-    """The model set in use, and what happened to the last attempt to replace it."""
+    """The model set in use, and what happened to the last attempt to replace it.
+
+    ``loader`` turns a published folder into a verified model or raises
+    :class:`ModelRejected`; the registry is the same for every kind of model.
+    """
 
     folder: Path
-    current: AttributeModels | None = None
+    loader: Callable[[Path], Any] = field(default=lambda folder: load_model_set(folder))
+    current: Any = None
     error: str | None = None  # why the last published set was refused (None: it loaded)
     _seen: tuple[float, int] | None = None  # (mtime, size) of the manifest last looked at
 
@@ -135,7 +140,7 @@ class ModelRegistry:
             return False
         self._seen = stamp
         try:
-            loaded = load_model_set(self.folder)
+            loaded = self.loader(self.folder)
         except ModelRejected as exc:
             self.error = str(exc)
             log.error("model set in %s refused (%s); keeping %s", self.folder, exc, self.current.version if self.current else "none")

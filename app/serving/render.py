@@ -19,14 +19,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
+import numpy as np
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from app.core.attributes import visitor_attributes
 from app.core.crowd_probability import score_crowds_with_predictions
-from app.core.features import visitor_row
-from app.core.decision import Fallback, PageDecision, SlotDecision
-from app.core.page import ProductInputs, decide_page
+from app.core.features import ranking_matrix, visitor_row
+from app.core.decision import CrowdScore, Fallback, PageDecision, SlotDecision
+from app.core.page import PRODUCT_TEMPLATES, Block, ProductInputs, candidates_for, choose_variant, decide_page
 from app.core.profile import Behaviour, Context
 from app.rendering.html import PageRenderer
 from app.scoring.attribute_models import ModelRegistry
@@ -101,6 +102,7 @@ class RenderService:
         page_renderer: PageRenderer,
         exposures: ExposureLog,
         models: ModelRegistry | None = None,
+        ranker: ModelRegistry | None = None,
         *,
         redis_timeout_s: float = 0.15,
         reload_timeout_s: float = 2.0,
@@ -110,6 +112,7 @@ class RenderService:
         self.page_renderer = page_renderer
         self.exposures = exposures
         self.models = models
+        self.ranker = ranker
         self.redis_timeout_s = redis_timeout_s
         self.reload_timeout_s = reload_timeout_s
 
@@ -161,9 +164,10 @@ class RenderService:
         try:
             attributes = self._attributes(config, req, profile, fallbacks)
             predicted, model_version = await self._predict(config, req, profile, attributes, fallbacks)
-            decision = self._decide(render_id, config, req, profile, catalog, attributes, predicted, fallbacks)
-            if model_version is not None:
-                decision = replace(decision, model_version=model_version)
+            crowd_scores = score_crowds_with_predictions(config.crowds, attributes, predicted)
+            rank_scores, ranker_version = await self._rank_scores(config, req, profile, catalog, crowd_scores, fallbacks)
+            decision = self._decide(render_id, config, req, profile, catalog, attributes, crowd_scores, rank_scores, fallbacks)
+            decision = replace(decision, model_version=model_version, ranker_version=ranker_version)
         except Exception as exc:  # the decision must never cost the storefront its page
             log.exception("render decision failed for shop %s", shop_id)
             fallbacks.append(Fallback("page", f"decision failed ({type(exc).__name__})", "static default page"))
@@ -222,6 +226,56 @@ class RenderService:
             return {}, models.version
         return {a: predicted[a] for a in missing}, models.version
 
+    async def _rank_scores(
+        self,
+        config: ShopConfig,
+        req: RenderRequest,
+        profile: visitor_store.StoredProfile,
+        catalog: Any,
+        crowd_scores: tuple[CrowdScore, ...],
+        fallbacks: list[Fallback],
+    ) -> tuple[dict[str, np.ndarray], str | None]:
+        """The learned ranker's scores for every grid the page will show, in one model call.
+
+        The blocks are chosen as the page decision will choose them (the same pure
+        function); their candidates are stacked into one matrix, scored in a worker
+        thread, and split back per block. No ranker, or a failing one: popularity ranks.
+        """
+        ranker = self.ranker.current if self.ranker is not None else None
+        if ranker is None:
+            return {}, None
+        by_crowd = {s.id: s for s in crowd_scores}
+        chosen: dict[str, Block] = {}
+        for slot in config.pages[req.page].slots:
+            block = config.blocks.get(choose_variant(slot, by_crowd)[0])
+            if block is not None and block.template in PRODUCT_TEMPLATES:
+                chosen[block.id] = block
+        parts = [(bid, candidates_for(b, catalog.catalog)) for bid, b in chosen.items()]
+        parts = [(bid, c) for bid, c in parts if len(c)]
+        if not parts:
+            return {}, ranker.version
+        now, behaviour = req.context.ts, profile.behaviour
+
+        def score() -> dict[str, np.ndarray]:
+            visitor = visitor_row(ranker.spec, behaviour, req.context)
+            scale = catalog.popularity_scale(now)
+            X = np.vstack([
+                ranking_matrix(ranker.spec, visitor, behaviour, c.products, catalog.stored_popularity, scale, catalog.catalog.category_price, now)
+                for _, c in parts
+            ])
+            flat = ranker.score(X)
+            out, at = {}, 0
+            for bid, c in parts:
+                out[bid], at = flat[at : at + len(c)], at + len(c)
+            return out
+
+        try:
+            return await anyio.to_thread.run_sync(score), ranker.version
+        except Exception as exc:
+            log.exception("product ranker failed for shop %s", config.shop.shop_id)
+            fallbacks.append(Fallback("ranker", f"product ranker failed ({type(exc).__name__})", "popularity ranking"))
+            return {}, ranker.version
+
     def _decide(
         self,
         render_id: str,
@@ -230,16 +284,17 @@ class RenderService:
         profile: visitor_store.StoredProfile,
         catalog: Any,
         attributes: dict[str, Any],
-        predicted: dict[str, dict[Any, float]],
+        scores: tuple[CrowdScore, ...],
+        rank_scores: dict[str, np.ndarray],
         fallbacks: list[Fallback],
     ) -> PageDecision:
-        scores = score_crowds_with_predictions(config.crowds, attributes, predicted)
         inputs = ProductInputs(
             catalog=catalog.catalog,
             popularity=catalog.stored_popularity,
             popularity_scale=catalog.popularity_scale(req.context.ts),
             now=req.context.ts,
             category_views=profile.behaviour.viewed_categories,
+            model_scores=rank_scores,
         )
         return decide_page(
             render_id=render_id,

@@ -26,6 +26,7 @@ def decision_json(d: PageDecision) -> dict[str, Any]:
         "visitor_id": d.visitor_id,
         "page": d.page_id,
         "model_version": d.model_version,
+        "ranker_version": d.ranker_version,
         "crowds": [
             {"id": c.id, "score": c.score, "source": c.source, "matched": c.matched, "priority": c.priority, "reason": c.reason}
             for c in d.crowds

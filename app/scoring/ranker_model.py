@@ -1,0 +1,57 @@
+"""The published product ranker, loaded for serving (verified like the attribute models)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+
+from app.core.features import FEATURES_VERSION, RANKING_VERSION, FeatureSpec, ranking_names
+from app.scoring.attribute_models import ModelRejected
+
+
+@dataclass(frozen=True)
+class RankerModel:
+    version: str
+    spec: FeatureSpec
+    booster: lgb.Booster
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """Scores of many rows in one call (all grids of a page at once)."""
+        return np.asarray(self.booster.predict(X, num_threads=1))
+
+
+def load_ranker(folder: Path) -> RankerModel:
+    try:
+        raw = (folder / "manifest.json").read_bytes()
+        manifest = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise ModelRejected(f"manifest unreadable: {exc}") from exc
+    features = manifest.get("features") or {}
+    if features.get("version") != FEATURES_VERSION or features.get("ranking_version") != RANKING_VERSION:
+        raise ModelRejected(
+            f"built for features {features.get('version')!r}/{features.get('ranking_version')!r}, "
+            f"this service has {FEATURES_VERSION!r}/{RANKING_VERSION!r}"
+        )
+    spec = FeatureSpec(categories=tuple(features.get("categories") or ()), timezone=features.get("timezone", "Asia/Shanghai"))
+    if list(ranking_names(spec)) != features.get("ranking_names"):
+        raise ModelRejected("ranking feature names or order differ from this service's feature code")
+    path = folder / str(manifest.get("file"))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelRejected(str(exc)) from exc
+    if hashlib.sha256(data).hexdigest() != manifest.get("sha256"):
+        raise ModelRejected(f"{path.name} does not match its recorded sha256")
+    try:
+        booster = lgb.Booster(model_str=data.decode())
+    except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
+        raise ModelRejected(f"LightGBM cannot load {path.name}: {exc}") from exc
+    if booster.num_feature() != len(ranking_names(spec)):
+        raise ModelRejected(f"model has {booster.num_feature()} features, the spec {len(ranking_names(spec))}")
+    version = f"{manifest.get('created_at', '?')}#{hashlib.sha256(raw).hexdigest()[:8]}"
+    return RankerModel(version, spec, booster)

@@ -1,0 +1,72 @@
+"""The learned ranker in the running service: grids ranked by it, merchant rules kept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.app import create_app
+from app.scoring.attribute_models import ModelRejected
+from app.scoring.ranker_model import load_ranker
+from tests.conftest import create_shop, make_settings
+
+CATS = ["beauty", "digital", "women", "food"]
+
+
+def shop_with_grid(c: TestClient):
+    shop = create_shop(c)
+    h = shop.merchant
+    products = [
+        {"id": f"p{i:02d}", "title": f"item {i}", "category": CATS[i % 4], "price": 20 + 37 * i % 400, "stock": 0 if i == 5 else 10}
+        for i in range(40)
+    ]
+    c.put(shop.url("/products"), json={"products": products}, headers=h)
+    c.put(shop.url("/blocks/grid"), json={"template": "product_grid", "params": {"title": "t", "count": 10, "pin": ["p07"], "max_per_category": 4}}, headers=h)
+    c.put(shop.url("/pages/home"), json={"slots": [{"slot_id": "grid", "default": "grid"}]}, headers=h)
+    now = time.time()
+    ev = [{"event_id": f"e{i}", "type": "view", "visitor_id": "v", "ts": now - 600 * i, "product_id": f"p{(i * 4) % 40:02d}"} for i in range(10)]
+    c.post(shop.url("/events"), json={"events": ev}, headers=shop.storefront)
+    return shop
+
+
+def test_grids_are_ranked_by_the_model_under_the_merchants_rules(tmp_path: Path, published_ranker: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path / "data", ranker_dir=published_ranker))) as c:
+        assert c.get("/readyz").json()["checks"]["ranker"]["ok"] is True
+        shop = shop_with_grid(c)
+        d = c.post(shop.url("/render"), json={"visitor_id": "v", "page": "home", "context": {"device": "mobile"}}, headers=shop.storefront).json()
+        assert d["ranker_version"] and not d["fallbacks"]
+        products = d["slots"][0]["products"]
+        assert products[0] == {"id": "p07", "score": products[0]["score"], "reason": "pinned"}
+        rest = products[1:]
+        assert all(p["reason"].startswith("ranker") for p in rest)
+        assert [p["score"] for p in rest] == sorted((p["score"] for p in rest), reverse=True)
+        assert "p05" not in [p["id"] for p in products]  # out of stock
+        per_cat: dict[str, int] = {}
+        for p in products[1:]:
+            cat = CATS[int(p["id"][1:]) % 4]
+            per_cat[cat] = per_cat.get(cat, 0) + 1
+        assert max(per_cat.values()) <= 4
+
+
+def test_without_a_ranker_popularity_ranks(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path / "data"))) as c:
+        shop = shop_with_grid(c)
+        d = c.post(shop.url("/render"), json={"visitor_id": "v", "page": "home"}, headers=shop.storefront).json()
+        assert d["ranker_version"] is None
+        assert all(p["reason"] == "pinned" or p["reason"].startswith("popularity") for p in d["slots"][0]["products"])
+
+
+def test_a_ranker_built_for_other_features_is_refused(tmp_path: Path, published_ranker: Path) -> None:
+    folder = tmp_path / "r"
+    shutil.copytree(published_ranker, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["features"]["ranking_names"] = manifest["features"]["ranking_names"][::-1]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelRejected, match="order"):
+        load_ranker(folder)
+    assert load_ranker(published_ranker).booster.num_feature() == len(manifest["features"]["ranking_names"])
