@@ -28,7 +28,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from app.core.catalog import Catalog
+from app.core.catalog import Candidates, Catalog
 from app.core.features import RANKING_VERSION, FeatureSpec, ranking_matrix, ranking_names, visitor_row
 from app.core.profile import Behaviour, Context, apply
 from app.core.ranking import decayed, popularity_increment
@@ -83,7 +83,7 @@ def build_ranking_data(sim: Any, spec: FeatureSpec) -> RankingData:
                 stored[ev.product_id] = stored.get(ev.product_id, 0.0) + popularity_increment(ev.type, ev.ts)
             e += 1
         b = behaviours.get(imp.visitor_id, Behaviour())
-        shown = [products[pid] for pid in imp.product_ids]
+        shown = Candidates.build((products[pid] for pid in imp.product_ids), in_id_order=False)
         visitor = visitor_row(spec, b, Context(ts=imp.ts, device=imp.device, channel=imp.channel))
         scale = decayed(1.0, imp.ts)
         rows.append(ranking_matrix(spec, visitor, b, shown, stored, scale, catalog.category_price, imp.ts))

@@ -66,12 +66,15 @@ class Candidates:
     categories: tuple[str, ...]  # the distinct categories; category_codes index into it
     category_codes: np.ndarray  # int row -> category
     in_stock: np.ndarray  # bool
+    prices: np.ndarray  # float
     added_at: np.ndarray  # float epoch seconds, NaN where unknown
     tag_rows: Mapping[str, np.ndarray]  # tag -> rows carrying it
 
     @classmethod
-    def build(cls, products: Iterable[Product]) -> Candidates:
-        prods = tuple(sorted(products, key=lambda p: p.id))  # id order: ties rank by id
+    def build(cls, products: Iterable[Product], *, in_id_order: bool = True) -> Candidates:
+        """Columns of ``products``; in id order (so score ties rank by id) unless told to
+        keep the given order (training keeps the order a list was shown in)."""
+        prods = tuple(sorted(products, key=lambda p: p.id)) if in_id_order else tuple(products)
         categories = tuple(sorted({p.category for p in prods}))
         code = {c: i for i, c in enumerate(categories)}
         tags: dict[str, list[int]] = {}
@@ -85,6 +88,7 @@ class Candidates:
             categories=categories,
             category_codes=np.fromiter((code[p.category] for p in prods), dtype=np.int32, count=len(prods)),
             in_stock=np.fromiter((p.in_stock for p in prods), dtype=bool, count=len(prods)),
+            prices=np.fromiter((p.price for p in prods), dtype=float, count=len(prods)),
             added_at=np.fromiter(
                 (p.added_at if p.added_at is not None else np.nan for p in prods), dtype=float, count=len(prods)
             ),

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from app.core.catalog import Product
+from app.core.catalog import Candidates
 from app.core.profile import Behaviour, Context
 
 FEATURES_VERSION = "visitor-1"
@@ -148,30 +148,40 @@ def ranking_matrix(
     spec: FeatureSpec,
     visitor: np.ndarray,
     behaviour: Behaviour,
-    products: Sequence[Product],
+    candidates: Candidates,
     popularity: Mapping[str, float],
     popularity_scale: float,
     category_price: Mapping[str, float],
     now: float,
 ) -> np.ndarray:
-    """Rows for ranking ``products`` for one visitor: shape (len(products), len(ranking_names)).
+    """Rows for ranking ``candidates`` for one visitor: shape (len(candidates), len(ranking_names)).
 
     ``visitor`` is :func:`visitor_row` for this page view; ``popularity`` times
     ``popularity_scale`` is decayed popularity at ``now`` (the stored forward-decayed
-    values and their common factor, as the service holds them).
+    values and their common factor, as the service holds them). Built column-wise from
+    the candidates' cached columns: no per-product Python on the page view's path.
     """
-    n = len(products)
-    codes = {c: i for i, c in enumerate(spec.categories)}
+    c = candidates
+    n = len(c)
+    if n == 0:
+        return np.empty((0, len(spec.visitor_names) + len(PRODUCT_FEATURES)))
+    codes = {cat: i for i, cat in enumerate(spec.categories)}
+    median = np.array([category_price.get(cat, math.nan) for cat in c.categories])[c.category_codes]
+    median = np.where(np.isnan(median) | (median <= 0), c.prices, median)
+    pop = np.fromiter((popularity.get(i, 0.0) for i in c.ids), dtype=float, count=n) * popularity_scale
     total_views = sum(behaviour.viewed_categories.values())
-    cols = np.empty((n, len(PRODUCT_FEATURES)))
-    for i, p in enumerate(products):
-        median = category_price.get(p.category) or p.price or 1.0
-        cols[i] = (
-            math.log1p(p.price),
-            math.log((p.price + 0.01) / (median + 0.01)),
-            math.log1p(max(popularity.get(p.id, 0.0) * popularity_scale, 0.0)),
-            (now - p.added_at) / DAY_S if p.added_at is not None else math.nan,
-            codes.get(p.category, -1),
-            behaviour.viewed_categories.get(p.category, 0) / total_views if total_views else math.nan,
-        )
-    return np.hstack([np.tile(visitor, (n, 1)), cols])
+    if total_views:
+        share = np.array([behaviour.viewed_categories.get(cat, 0) / total_views for cat in c.categories])[c.category_codes]
+    else:
+        share = np.full(n, math.nan)
+    cols = np.column_stack(
+        [
+            np.log1p(c.prices),
+            np.log((c.prices + 0.01) / (median + 0.01)),
+            np.log1p(np.maximum(pop, 0.0)),
+            (now - c.added_at) / DAY_S,
+            np.array([codes.get(cat, -1) for cat in c.categories], dtype=float)[c.category_codes],
+            share,
+        ]
+    )
+    return np.hstack([np.broadcast_to(visitor, (n, len(visitor))), cols])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from app.core.features import FEATURES_VERSION, FeatureSpec, visitor_matrix, visitor_row
 from app.core.profile import Behaviour, Context
@@ -54,3 +55,27 @@ def test_matrix_stacks_rows() -> None:
     assert m.shape == (2, len(SPEC.visitor_names))
     assert visitor_matrix(SPEC, []).shape == (0, len(SPEC.visitor_names))
     assert np.array_equal(m[1], visitor_row(SPEC, Behaviour(views=3), Context(ts=NOW)), equal_nan=True)
+
+
+def test_ranking_rows_are_the_visitor_row_beside_product_columns() -> None:
+    from app.core.catalog import Candidates, Product
+    from app.core.features import PRODUCT_FEATURES, ranking_matrix, ranking_names
+
+    products = [
+        Product("b", "x", "digital", 100.0, 1, added_at=NOW - 2 * DAY),
+        Product("a", "x", "beauty", 50.0, 1),
+        Product("c", "x", "garden", 10.0, 1),  # a category the model never saw
+    ]
+    shown = Candidates.build(products, in_id_order=False)
+    visitor = visitor_row(SPEC, Behaviour(viewed_categories={"beauty": 3, "digital": 1}), Context(ts=NOW))
+    m = ranking_matrix(SPEC, visitor, Behaviour(viewed_categories={"beauty": 3, "digital": 1}), shown, {"b": 8.0}, 0.5, {"digital": 200.0, "beauty": 50.0}, NOW)
+    assert m.shape == (3, len(ranking_names(SPEC)))
+    assert np.array_equal(m[:, : len(visitor)], np.tile(visitor, (3, 1)), equal_nan=True)
+    cols = {name: m[:, len(visitor) + i] for i, name in enumerate(PRODUCT_FEATURES)}
+    assert cols["log_price"].tolist() == [math.log1p(100), math.log1p(50), math.log1p(10)]  # shown order kept
+    assert cols["price_vs_category"][0] == pytest.approx(math.log(100.01 / 200.01))
+    assert cols["price_vs_category"][2] == 0.0  # no median known: its own price
+    assert cols["log_popularity"].tolist() == [math.log1p(4.0), 0.0, 0.0]
+    assert cols["days_since_added"][0] == 2.0 and math.isnan(cols["days_since_added"][1])
+    assert cols["category_code"].tolist() == [1.0, 0.0, -1.0]
+    assert cols["category_affinity"].tolist() == [0.25, 0.75, 0.0]
