@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,10 +62,12 @@ class AttributeModels:
     def attributes(self) -> frozenset[str]:
         return frozenset(t.name for t in self.targets)
 
-    def predict(self, rows: np.ndarray) -> list[dict[str, Distribution]]:
-        """Distributions of every target for each row, all rows in one call per target."""
+    def predict(self, rows: np.ndarray, only: Collection[str] | None = None) -> list[dict[str, Distribution]]:
+        """Distributions of the targets (all, or ``only`` these) for each row, one call per target."""
         out: list[dict[str, Distribution]] = [{} for _ in range(len(rows))]
         for t in self.targets:
+            if only is not None and t.name not in only:
+                continue
             proba = t.proba(rows)
             for i in range(len(rows)):
                 out[i][t.name] = {c: float(p) for c, p in zip(t.classes, proba[i], strict=True)}

@@ -219,7 +219,7 @@ class RenderService:
             return {}, models.version
         try:
             row = visitor_row(models.spec, profile.behaviour, req.context)
-            predicted = (await anyio.to_thread.run_sync(models.predict, row[None, :]))[0]
+            predicted = (await anyio.to_thread.run_sync(models.predict, row[None, :], missing))[0]
         except Exception as exc:
             log.exception("attribute model failed for shop %s", config.shop.shop_id)
             fallbacks.append(Fallback("model", f"attribute model failed ({type(exc).__name__})", "rules on known attributes only"))

@@ -86,3 +86,9 @@ def test_no_published_model_is_reported(tmp_path: Path) -> None:
 def test_spec_of_the_set_matches_the_feature_code(published_models: Path) -> None:
     models = load_model_set(published_models)
     assert models.spec == FeatureSpec(categories=models.spec.categories)
+
+
+def test_only_the_asked_targets_are_predicted(published_models: Path) -> None:
+    models = load_model_set(published_models)
+    out = models.predict(np.zeros((1, len(models.spec.visitor_names))), only={"gender"})
+    assert set(out[0]) == {"gender"}
