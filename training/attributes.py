@@ -28,6 +28,7 @@ import numpy as np
 
 from app.core.features import FeatureSpec, visitor_row
 from app.core.profile import Behaviour, Context, Event, apply
+from training.lightgbm_params import COMMON
 from training.metrics import (
     Isotonic,
     auc,
@@ -57,18 +58,11 @@ TARGETS = (
 )
 
 PARAMS: dict[str, Any] = {
-    "learning_rate": 0.05,
+    **COMMON,
     "num_leaves": 15,
     "min_data_in_leaf": 20,
-    "feature_fraction": 0.9,
     "bagging_fraction": 0.9,
     "bagging_freq": 1,
-    "lambda_l2": 1.0,
-    "verbose": -1,
-    "deterministic": True,
-    "force_row_wise": True,
-    "num_threads": 2,
-    "seed": 7,
 }
 
 

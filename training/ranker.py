@@ -32,6 +32,7 @@ from app.core.catalog import Candidates, Catalog
 from app.core.features import RANKING_VERSION, FeatureSpec, ranking_matrix, ranking_names, visitor_row
 from app.core.profile import Behaviour, Context, apply
 from app.core.ranking import decayed, popularity_increment
+from training.lightgbm_params import COMMON
 from training.metrics import ndcg_at_k, recall_at_k
 from training.simulator import examination
 
@@ -39,20 +40,13 @@ DAY = 86400.0
 POPULARITY_COLUMN = "log_popularity"
 
 PARAMS: dict[str, Any] = {
+    **COMMON,
     "objective": "lambdarank",
     "metric": "ndcg",
     "ndcg_eval_at": [10],
     "label_gain": [0, 1, 3],
-    "learning_rate": 0.05,
     "num_leaves": 31,
     "min_data_in_leaf": 50,
-    "feature_fraction": 0.9,
-    "lambda_l2": 1.0,
-    "verbose": -1,
-    "deterministic": True,
-    "force_row_wise": True,
-    "num_threads": 2,
-    "seed": 7,
 }
 
 
