@@ -2,6 +2,7 @@
 
     python -m training attributes --visitors 4000 --days 90 --out models/attributes
     python -m training ranker --visitors 3000 --days 90 --out models/ranker
+    python -m training attributes --dask-scheduler tcp://scheduler:8786   # on a Dask cluster
 
 Writes LightGBM models + manifest.json into --out and prints the metrics table
 (model vs the prior-only baseline, on held-out anonymous visitors).
@@ -27,8 +28,19 @@ def cmd_attributes(args: argparse.Namespace) -> int:
     sim = simulate(SimConfig(seed=args.seed, n_visitors=args.visitors, days=args.days), progress=not args.quiet)
     end = max(e.ts for e in sim.events) + 1
     spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
-    print("training ...", file=sys.stderr)
-    models, fingerprints = train_all(sim, spec, end=end, rounds=args.rounds)
+    client = None
+    if args.dask_scheduler:
+        from dask.distributed import Client
+
+        client = Client(args.dask_scheduler)
+        print(f"training on the Dask cluster at {args.dask_scheduler} ({len(client.scheduler_info()['workers'])} workers) ...", file=sys.stderr)
+    else:
+        print("training ...", file=sys.stderr)
+    try:
+        models, fingerprints = train_all(sim, spec, end=end, rounds=args.rounds, dask_client=client)
+    finally:
+        if client is not None:
+            client.close()
     manifest = save(models, spec, fingerprints, Path(args.out))
     print(f"\n{'target':<20} {'metric':<10} {'model':>8} {'prior':>8}")
     for m in models:
@@ -84,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         c.set_defaults(func=func)
         return c
 
-    command("attributes", "simulate, train the attribute models, publish them", cmd_attributes, visitors=4000, rounds=300)
+    a = command("attributes", "simulate, train the attribute models, publish them", cmd_attributes, visitors=4000, rounds=300)
+    a.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
     r = command("ranker", "simulate, train the product ranker, evaluate it against baselines, publish it", cmd_ranker, visitors=3000, rounds=200)
     r.add_argument("--test-days", type=int, default=14, help="held-out days at the end")
     args = p.parse_args(argv)

@@ -143,9 +143,19 @@ class TrainedAttribute:
 
 
 def train_attribute(
-    target: Target, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], *, rounds: int = 300
+    target: Target,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    rounds: int = 300,
+    dask_client: Any = None,
 ) -> TrainedAttribute:
-    """Fit one target on ``train`` (a split of it early-stops and calibrates); evaluate on ``test``."""
+    """Fit one target on ``train`` (a split of it early-stops and calibrates); evaluate on ``test``.
+
+    With ``dask_client`` the booster trains on that Dask cluster (LightGBM's Dask
+    interface, a fixed number of rounds: no early stopping there); calibration and
+    evaluation stay local.
+    """
     X, y = train
     rng = np.random.default_rng(PARAMS["seed"])
     holdout = rng.random(len(y)) < 0.25
@@ -156,9 +166,14 @@ def train_attribute(
     else:
         params.update(objective="multiclass", num_class=len(target.classes))
         y_fit = y
-    fit = lgb.Dataset(X[~holdout], y_fit[~holdout])
-    valid = lgb.Dataset(X[holdout], y_fit[holdout], reference=fit)
-    booster = lgb.train(params, fit, rounds, valid_sets=[valid], callbacks=[lgb.early_stopping(30, verbose=False)])
+    if dask_client is not None:
+        from training.distributed import train_on_dask
+
+        booster = train_on_dask(dask_client, X[~holdout], y_fit[~holdout], params, rounds=rounds)
+    else:
+        fit = lgb.Dataset(X[~holdout], y_fit[~holdout])
+        valid = lgb.Dataset(X[holdout], y_fit[holdout], reference=fit)
+        booster = lgb.train(params, fit, rounds, valid_sets=[valid], callbacks=[lgb.early_stopping(30, verbose=False)])
     calibration = Isotonic.fit(booster.predict(X[holdout]), y_fit[holdout]) if target.binary else None
     model = TrainedAttribute(target, booster, calibration, {})
     model.metrics = evaluate(model, test, prior=np.bincount(y, minlength=len(target.classes)) / len(y))
@@ -193,7 +208,9 @@ def evaluate(model: TrainedAttribute, test: tuple[np.ndarray, np.ndarray], prior
     }
 
 
-def train_all(sim: Any, spec: FeatureSpec, *, end: float, rounds: int = 300) -> tuple[list[TrainedAttribute], dict[str, str]]:
+def train_all(
+    sim: Any, spec: FeatureSpec, *, end: float, rounds: int = 300, dask_client: Any = None
+) -> tuple[list[TrainedAttribute], dict[str, str]]:
     """Train every target; returns the models and the data fingerprints they were trained on.
 
     CRM-like targets learn from known visitors at ``end``; purchase intent learns from
@@ -214,7 +231,9 @@ def train_all(sim: Any, spec: FeatureSpec, *, end: float, rounds: int = 300) -> 
         test_mask = ~test_set.known
         y_train = _encode(target, train_set.labels[target.name])[train_mask]
         y_test = _encode(target, test_set.labels[target.name])[test_mask]
-        model = train_attribute(target, (train_set.X[train_mask], y_train), (test_set.X[test_mask], y_test), rounds=rounds)
+        model = train_attribute(
+            target, (train_set.X[train_mask], y_train), (test_set.X[test_mask], y_test), rounds=rounds, dask_client=dask_client
+        )
         models.append(model)
         prints[target.name] = train_set.fingerprint()
     return models, prints

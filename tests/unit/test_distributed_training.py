@@ -1,0 +1,31 @@
+"""Training through LightGBM's Dask interface on a local cluster: same quality as one machine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="dask[distributed] is in the test extras")
+
+from dask.distributed import Client, LocalCluster  # noqa: E402
+
+from app.core.features import FeatureSpec  # noqa: E402
+from training.attributes import TARGETS, build_dataset, train_attribute  # noqa: E402
+from training.simulator import SimConfig, simulate  # noqa: E402
+
+
+def test_dask_training_matches_single_machine_quality() -> None:
+    sim = simulate(SimConfig(seed=5, n_visitors=1500, days=60))
+    spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
+    data = build_dataset(sim, spec, sim.end)
+    gender = next(t for t in TARGETS if t.name == "gender")
+    y = np.array([gender.classes.index(v) for v in data.labels["gender"]])
+    train, test = (data.X[data.known], y[data.known]), (data.X[~data.known], y[~data.known])
+
+    local = train_attribute(gender, train, test, rounds=120)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        on_dask = train_attribute(gender, train, test, rounds=120, dask_client=client)
+    assert on_dask.booster.num_trees() > 0
+    assert on_dask.metrics["auc"] > 0.7
+    assert abs(on_dask.metrics["auc"] - local.metrics["auc"]) < 0.03, (on_dask.metrics, local.metrics)
+    assert on_dask.metrics["log_loss"] < on_dask.metrics["prior_log_loss"]
