@@ -11,7 +11,6 @@ Writes LightGBM models + manifest.json into --out and prints the metrics table
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -52,7 +51,11 @@ def cmd_attributes(args: argparse.Namespace) -> int:
             print(f"{m.target.name:<20} {name:<10} {model_value:>8.3f} {prior_value:>8.3f}")
     print(f"\npublished {manifest} in {time.perf_counter() - started:.1f}s")
     if args.report:
-        Path(args.report).write_text(json.dumps({m.target.name: m.metrics for m in models}, indent=2))
+        from training.report import write_attribute_report
+
+        binary = {m.target.name: m.test_predictions for m in models if m.test_predictions is not None}
+        for path in write_attribute_report(Path(args.report), {m.target.name: m.metrics for m in models}, binary):
+            print(f"wrote {path}")
     return 0
 
 
@@ -77,7 +80,10 @@ def cmd_ranker(args: argparse.Namespace) -> int:
     print(f"\nmodel / popularity: NDCG@10 {metrics['model']['ndcg'] / pop['ndcg']:.2f}x, true NDCG {metrics['model']['ndcg_true'] / pop['ndcg_true']:.2f}x, expected purchases {metrics['model']['true_purchases'] / pop['true_purchases']:.2f}x")
     print(f"published {manifest} in {time.perf_counter() - started:.1f}s")
     if args.report:
-        Path(args.report).write_text(json.dumps(metrics, indent=2))
+        from training.report import write_ranker_report
+
+        for path in write_ranker_report(Path(args.report), metrics):
+            print(f"wrote {path}")
     return 0
 
 
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         c.add_argument("--days", type=int, default=90)
         c.add_argument("--rounds", type=int, default=rounds, help="boosting rounds")
         c.add_argument("--out", default=f"models/{name}")
-        c.add_argument("--report", help="also write the metrics as JSON here")
+        c.add_argument("--report", metavar="DIR", help="also write the evaluation report here: metrics.json and plots")
         c.add_argument("--quiet", action="store_true", help="no progress bars")
         c.set_defaults(func=func)
         return c

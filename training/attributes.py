@@ -132,6 +132,8 @@ class TrainedAttribute:
     booster: lgb.Booster
     calibration: Isotonic | None
     metrics: dict[str, float]
+    # binary targets: (positive labels, predicted probability, prior rate) on the test set
+    test_predictions: tuple[np.ndarray, np.ndarray, float] | None = None
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, shape (n, len(classes))."""
@@ -176,7 +178,10 @@ def train_attribute(
         booster = lgb.train(params, fit, rounds, valid_sets=[valid], callbacks=[lgb.early_stopping(30, verbose=False)])
     calibration = Isotonic.fit(booster.predict(X[holdout]), y_fit[holdout]) if target.binary else None
     model = TrainedAttribute(target, booster, calibration, {})
-    model.metrics = evaluate(model, test, prior=np.bincount(y, minlength=len(target.classes)) / len(y))
+    prior = np.bincount(y, minlength=len(target.classes)) / len(y)
+    model.metrics = evaluate(model, test, prior=prior)
+    if target.binary:
+        model.test_predictions = (test[1] == 0, model.predict(test[0])[:, 0], float(prior[0]))
     return model
 
 

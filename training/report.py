@@ -1,0 +1,86 @@
+"""Evaluation reports: the metrics as JSON, and the plots people would rather look at.
+
+- calibration (reliability) of each binary attribute model against the prior-only
+  baseline: predicted probability vs observed rate, per bin;
+- cumulative gains of each binary attribute model: the share of positives reached when
+  targeting the top x% of visitors by score, against random targeting;
+- the ranker's NDCG@10 and expected purchases per ordering policy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from training.metrics import calibration_curve  # noqa: E402
+
+
+def gains_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(share of visitors targeted, share of positives reached), best scores first."""
+    order = np.argsort(-p, kind="stable")
+    hits = np.cumsum(np.asarray(y, dtype=float)[order])
+    total = hits[-1] if len(hits) and hits[-1] > 0 else 1.0
+    return np.arange(1, len(y) + 1) / len(y), hits / total
+
+
+def write_attribute_report(
+    out: Path, metrics: Mapping[str, Mapping[str, float]], binary_predictions: Mapping[str, tuple[np.ndarray, np.ndarray, float]]
+) -> list[Path]:
+    """``binary_predictions``: target -> (positive labels, model probability, prior rate)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    written = [out / "metrics.json"]
+    names = list(binary_predictions)
+    fig, axes = plt.subplots(2, len(names), figsize=(5 * len(names), 9), squeeze=False)
+    for col, name in enumerate(names):
+        y, p, prior = binary_predictions[name]
+        ax = axes[0][col]
+        curve = calibration_curve(y, p)
+        ax.plot([0, 1], [0, 1], color="#999", linestyle="--", label="perfect")
+        ax.plot([c[0] for c in curve], [c[1] for c in curve], marker="o", color="#d9480f", label="model")
+        ax.scatter([prior], [float(np.mean(y))], color="#555", zorder=3, label="prior only")
+        ax.set(title=f"{name}: calibration (ECE {metrics[name].get('ece', float('nan')):.3f})", xlabel="predicted probability", ylabel="observed rate", xlim=(0, 1), ylim=(0, 1))
+        ax.legend(loc="upper left")
+        ax = axes[1][col]
+        share, reached = gains_curve(y, p)
+        ax.plot(share, reached, color="#d9480f", label=f"model (AUC {metrics[name].get('auc', float('nan')):.3f})")
+        ax.plot([0, 1], [0, 1], color="#999", linestyle="--", label="random / prior only")
+        ax.set(title=f"{name}: cumulative gains", xlabel="share of visitors targeted (best first)", ylabel="share of positives reached", xlim=(0, 1), ylim=(0, 1))
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out / "attributes.png", dpi=110)
+    plt.close(fig)
+    written.append(out / "attributes.png")
+    return written
+
+
+def write_ranker_report(out: Path, metrics: Mapping[str, Mapping[str, float]], policies: Sequence[str] = ("model", "popularity", "shown", "random")) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for ax, (key, title) in zip(
+        axes,
+        (("ndcg", "NDCG@10, logged labels"), ("ndcg_true", "NDCG@10, true purchase probability"), ("true_purchases", "expected purchases in the top 10")),
+        strict=True,
+    ):
+        values = [metrics[p][key] for p in policies]
+        bars = ax.bar(policies, values, color=["#d9480f" if p == "model" else "#adb5bd" for p in policies])
+        ax.bar_label(bars, fmt="%.3f")
+        ax.set(title=title)
+    fig.suptitle(f"held-out lists: {int(metrics['model']['lists'])}")
+    fig.tight_layout()
+    fig.savefig(out / "ranker.png", dpi=110)
+    plt.close(fig)
+    return [out / "metrics.json", out / "ranker.png"]
+
+
+def jsonable(x: Any) -> Any:
+    return json.loads(json.dumps(x, default=float))
