@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from app.core.attributes import visitor_attributes
+from app.core.catalog import Product
 from app.core.crowd_probability import score_crowds_with_predictions
 from app.core.features import ranking_matrix, visitor_row
 from app.core.decision import CrowdScore, Fallback, PageDecision, SlotDecision
@@ -65,7 +66,6 @@ class RenderRequest:
 class RenderOutcome:
     decision: PageDecision
     html: str | None
-    products: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def new_render_id() -> str:
@@ -172,13 +172,7 @@ class RenderService:
             log.exception("render decision failed for shop %s", shop_id)
             fallbacks.append(Fallback("page", f"decision failed ({type(exc).__name__})", "static default page"))
             decision = static_decision(render_id, shop_id, req, fallbacks)
-        products = {
-            p.id: catalog.catalog.products[p.id].as_dict()
-            for s in decision.slots
-            for p in s.products
-            if p.id in catalog.catalog.products
-        }
-        outcome = self._finish(decision, req, products, config.shop.name)
+        outcome = self._finish(decision, req, catalog.catalog.products, config.shop.name)
         if not req.preview:
             self._log_exposure(outcome.decision, req)
         return outcome
@@ -308,9 +302,11 @@ class RenderService:
             fallbacks=fallbacks,
         )
 
-    def _finish(self, decision: PageDecision, req: RenderRequest, products: Mapping[str, Mapping[str, Any]], shop_name: str) -> RenderOutcome:
+    def _finish(self, decision: PageDecision, req: RenderRequest, catalog: Mapping[str, Product], shop_name: str) -> RenderOutcome:
         if req.format != "html":
-            return RenderOutcome(decision, None, products)
+            return RenderOutcome(decision, None)
+        # Only a page rendered here needs the shown products' records (JSON answers ids).
+        products = {p.id: catalog[p.id].as_dict() for s in decision.slots for p in s.products if p.id in catalog}
         try:
             result = self.page_renderer.render_page(decision, products, shop_name=shop_name, preview=req.preview)
         except Exception as exc:
@@ -320,7 +316,7 @@ class RenderService:
             result = self.page_renderer.render_page(decision, {}, shop_name=shop_name, preview=req.preview)
         if result.failed_slots:
             decision = replace(decision, fallbacks=decision.fallbacks + result.fallbacks())
-        return RenderOutcome(decision, result.html, products)
+        return RenderOutcome(decision, result.html)
 
     def _log_exposure(self, d: PageDecision, req: RenderRequest) -> None:
         fields = {
