@@ -78,6 +78,8 @@ def cmd_ranker(args: argparse.Namespace) -> int:
         print(f"{policy:<12} {m['ndcg']:>8.3f} {m['recall']:>10.3f} {m['ndcg_true']:>11.3f} {m['true_purchases']:>11.4f}")
     pop = metrics["popularity"]
     print(f"\nmodel / popularity: NDCG@10 {metrics['model']['ndcg'] / pop['ndcg']:.2f}x, true NDCG {metrics['model']['ndcg_true'] / pop['ndcg_true']:.2f}x, expected purchases {metrics['model']['true_purchases'] / pop['true_purchases']:.2f}x")
+    oracle = metrics["oracle"]
+    print(f"the ceiling (oracle order by the simulator's truth) / popularity: NDCG@10 {oracle['ndcg'] / pop['ndcg']:.2f}x, true NDCG {oracle['ndcg_true'] / pop['ndcg_true']:.2f}x")
     print(f"published {manifest} in {time.perf_counter() - started:.1f}s")
     if args.report:
         from training.report import write_ranker_report

@@ -62,7 +62,7 @@ def write_attribute_report(
     return written
 
 
-def write_ranker_report(out: Path, metrics: Mapping[str, Mapping[str, float]], policies: Sequence[str] = ("model", "popularity", "shown", "random")) -> list[Path]:
+def write_ranker_report(out: Path, metrics: Mapping[str, Mapping[str, float]], policies: Sequence[str] = ("model", "popularity", "shown", "random", "oracle")) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))

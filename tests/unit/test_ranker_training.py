@@ -34,3 +34,6 @@ def test_the_ranker_beats_popularity_and_random_on_the_truth(setup) -> None:
     assert res["model"]["true_purchases"] > res["popularity"]["true_purchases"] > res["random"]["true_purchases"]
     assert res["model"]["ndcg_true"] > res["popularity"]["ndcg_true"]
     assert res["random"]["ndcg"] < res["model"]["ndcg"]
+    # the oracle knows the truth: nothing orders the lists better by the truth
+    assert res["oracle"]["ndcg_true"] == pytest.approx(1.0, abs=0.05)
+    assert all(res["oracle"]["ndcg_true"] >= m["ndcg_true"] for m in res.values())
