@@ -1,38 +1,76 @@
-"""Referential integrity of a shop's configuration: pages point only to existing crowds and blocks."""
+"""Referential integrity of a shop's configuration.
+
+Who may point at what:
+
+    page   -> crowd, block      (slots' default and per-crowd variants)
+    block  -> banner            (a hero banner block's ``params.banner``)
+    banner -> element, crowd    (layers' pictures and fonts; per-crowd variants)
+
+A write that leaves a pointer dangling is refused, so a render never meets a page whose
+block, banner or picture is gone.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Reference:
-    """One pointer from a page to a crowd or a block."""
+    """One pointer from a configuration item (the owner) to another (the target)."""
 
-    page_id: str
-    path: str  # JSON path inside the page body, e.g. "$.slots[0].variants[1].crowd"
-    kind: str  # "crowd" | "block"
+    owner_kind: str  # "page" | "block" | "banner"
+    owner_id: str
+    path: str  # JSON path inside the owner's body, e.g. "$.slots[0].variants[1].crowd"
+    kind: str  # the target's kind: "crowd" | "block" | "banner" | "element"
     target: str
+
+    @property
+    def page_id(self) -> str:
+        return self.owner_id
 
 
 def page_references(page_id: str, page: Mapping[str, Any]) -> list[Reference]:
     refs: list[Reference] = []
     for i, slot in enumerate(page.get("slots", ())):
-        refs.append(Reference(page_id, f"$.slots[{i}].default", "block", slot["default"]))
+        refs.append(Reference("page", page_id, f"$.slots[{i}].default", "block", slot["default"]))
         for j, v in enumerate(slot.get("variants", ())):
-            refs.append(Reference(page_id, f"$.slots[{i}].variants[{j}].crowd", "crowd", v["crowd"]))
-            refs.append(Reference(page_id, f"$.slots[{i}].variants[{j}].block", "block", v["block"]))
+            refs.append(Reference("page", page_id, f"$.slots[{i}].variants[{j}].crowd", "crowd", v["crowd"]))
+            refs.append(Reference("page", page_id, f"$.slots[{i}].variants[{j}].block", "block", v["block"]))
     return refs
 
 
-def dangling_references(configs: Mapping[str, Mapping[str, Any]]) -> list[Reference]:
-    """Every reference from a page to a crowd or block that does not exist."""
-    out: list[Reference] = []
-    for page_id, page in configs.get("page", {}).items():
-        for ref in page_references(page_id, page):
-            if ref.target not in configs.get(ref.kind, {}):
-                out.append(ref)
-    return out
+def block_references(block_id: str, block: Mapping[str, Any]) -> list[Reference]:
+    banner = (block.get("params") or {}).get("banner")
+    return [Reference("block", block_id, "$.params.banner", "banner", banner)] if isinstance(banner, str) else []
 
+
+def banner_references(banner_id: str, banner: Mapping[str, Any]) -> list[Reference]:
+    refs: list[Reference] = []
+    for i, layer in enumerate(banner.get("layers", ())):
+        for field in ("element", "font"):
+            if isinstance(layer.get(field), str):
+                refs.append(Reference("banner", banner_id, f"$.layers[{i}].{field}", "element", layer[field]))
+    for crowd, changes in (banner.get("variants") or {}).items():
+        refs.append(Reference("banner", banner_id, f"$.variants.{crowd}", "crowd", crowd))
+        for layer_id, fields in changes.items():
+            for field in ("element", "font"):
+                if isinstance(fields.get(field), str):
+                    refs.append(Reference("banner", banner_id, f"$.variants.{crowd}.{layer_id}.{field}", "element", fields[field]))
+    return refs
+
+
+def all_references(configs: Mapping[str, Mapping[str, Any]]) -> Iterator[Reference]:
+    for page_id, page in configs.get("page", {}).items():
+        yield from page_references(page_id, page)
+    for block_id, block in configs.get("block", {}).items():
+        yield from block_references(block_id, block)
+    for banner_id, banner in configs.get("banner", {}).items():
+        yield from banner_references(banner_id, banner)
+
+
+def dangling_references(configs: Mapping[str, Mapping[str, Any]]) -> list[Reference]:
+    """Every reference to a crowd, block, banner or element that does not exist."""
+    return [ref for ref in all_references(configs) if ref.target not in configs.get(ref.kind, {})]

@@ -16,7 +16,7 @@ SHOP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 CONFIG_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-CONFIG_KINDS = ("crowd", "block", "page")
+CONFIG_KINDS = ("crowd", "block", "page", "element", "banner")
 
 SHOPS = "sf:shops"  # set of all shop ids (admin listing); global, not per shop
 
@@ -47,6 +47,21 @@ def config(shop_id: str, kind: str) -> str:
 def history(shop_id: str, kind: str, item_id: str) -> str:
     """List of JSON version records of one config item, oldest first."""
     return f"{_p(shop_id)}:hist:{kind}:{item_id}"
+
+
+def element_data(shop_id: str, element_id: str) -> str:
+    """String: the bytes of an uploaded element (its metadata is the config item "element")."""
+    return f"{_p(shop_id)}:element:{element_id}"
+
+
+# Composed banners are addressed by the digest of everything that shapes their pixels,
+# so they need no shop in the key: equal digests are equal pictures.
+BANNER_SECRET = "sf:banner-secret"  # signs banner URLs so that nobody else makes us compose
+
+
+def banner_image(digest: str, fmt: str) -> str:
+    """String: a composed banner's bytes, with a time to live (a bounded cache)."""
+    return f"sf:banner:{digest}.{fmt}"
 
 
 def catalog_version(shop_id: str) -> str:

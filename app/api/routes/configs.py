@@ -37,10 +37,8 @@ def _reference_check(kind: str, item_id: str, deleting: bool) -> Callable[[Confi
         dangling = dangling_references(proposed)
         if deleting:
             return [ref for ref in dangling if ref.kind == kind and ref.target == item_id]
-        if kind == "page":
-            # A page write is refused only for references it makes itself.
-            return [ref for ref in dangling if ref.page_id == item_id]
-        return []
+        # A write is refused only for references it makes itself.
+        return [ref for ref in dangling if ref.owner_kind == kind and ref.owner_id == item_id]
 
     return check
 
@@ -48,11 +46,12 @@ def _reference_check(kind: str, item_id: str, deleting: bool) -> Callable[[Confi
 def _refusal(kind: str, item_id: str, deleting: bool, refs: list[Any]) -> ApiError:
     if deleting:
         problems = [
-            Problem(f"page:{r.page_id}{r.path[1:]}", "in_use", f"Page '{r.page_id}' uses {kind} '{item_id}' at {r.path}.")
+            Problem(f"{r.owner_kind}:{r.owner_id}{r.path[1:]}", "in_use", f"{r.owner_kind.capitalize()} '{r.owner_id}' uses {kind} '{item_id}' at {r.path}.")
             for r in refs
         ]
         return ApiError.from_problems(
-            409, "in_use", problems, used_by=sorted({r.page_id for r in refs})
+            409, "in_use", problems, used_by=sorted({r.owner_id for r in refs}),
+            used_by_items=sorted({f"{r.owner_kind}:{r.owner_id}" for r in refs}),
         )
     problems = [Problem(r.path, "unknown_reference", f"There is no {r.kind} '{r.target}' in this shop.") for r in refs]
     return ApiError.from_problems(422, "unknown_reference", problems)
