@@ -10,16 +10,20 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api import errors
+from app.api.routes import banners as banners_routes
 from app.api.routes import catalog, crowds, demo, health, pages, render, shops, visitors
 from app.api.state import AppState
+from app.banners.compose import warm_up as banner_warm_up
 from app.config import Settings
 from app.core.derived import DerivedSettings, warm_up
 from app.rendering.html import PageRenderer
 from app.scoring.attribute_models import ModelRegistry
 from app.scoring.ranker_model import load_ranker
+from app.serving.banners import BannerService
 from app.serving.exposures import ExposureLog
 from app.serving.render import RenderService
 from app.serving.snapshots import Snapshots
@@ -74,6 +78,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         page_renderer = PageRenderer(settings.templates_dir)
         exposures = ExposureLog(handle.client)
         exposures.start()
+        assert handle.binary is not None
+        banners = BannerService(handle.client, handle.binary)
+        try:
+            await banners.start()
+        except RedisError:
+            log.warning("banner URLs are off until Redis answers: the signing secret could not be read")
+        # the CJK font's character map: read once now, not by the first banner
+        await anyio.to_thread.run_sync(banner_warm_up)
         service = RenderService(
             handle.client,
             snapshots,
@@ -83,8 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ranker,
             redis_timeout_s=settings.redis_timeout_ms / 1000,
             reload_timeout_s=settings.reload_timeout_ms / 1000,
+            banners=banners,
         )
-        app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service, models, ranker)
+        app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service, models, ranker, banners)
 
         async def watch_models() -> None:
             # Loading a model set is CPU and file work: off the event loop.
@@ -110,6 +123,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestBodies)
     errors.install(app)
-    for module in (health, shops, catalog, visitors, crowds, pages, render, demo):
+    for module in (health, shops, catalog, visitors, crowds, pages, banners_routes, render, demo):
         app.include_router(module.router)
     return app

@@ -24,6 +24,8 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.banners.problems import BannerError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -132,6 +134,10 @@ def problems_from_validation(exc: RequestValidationError) -> list[Problem]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(BannerError)
+    async def _banner_error(_: Request, exc: BannerError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)

@@ -10,6 +10,7 @@ from fastapi import Request
 from app.config import Settings
 from app.rendering.html import PageRenderer
 from app.scoring.attribute_models import ModelRegistry
+from app.serving.banners import BannerService
 from app.serving.render import RenderService
 from app.serving.snapshots import Snapshots
 from app.store.client import RedisHandle
@@ -24,6 +25,7 @@ class AppState:
     render_service: RenderService
     models: ModelRegistry
     ranker: ModelRegistry
+    banners: BannerService
 
     @property
     def redis(self) -> aioredis.Redis:

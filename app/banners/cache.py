@@ -50,6 +50,19 @@ class LruCache(Generic[V]):
                 self._cost -= w
         return value
 
+    def peek(self, key: Hashable) -> V | None:
+        """The cached value of ``key`` (marked as recently used), or None."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            self._items.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: Hashable, value: V, cost: int = 1) -> None:
+        if self.peek(key) is None:
+            self.get_or_make(key, lambda: value, lambda _: cost)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -40,6 +40,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 BLOCKS_SUBDIR = "blocks"
+# What a render adds to a hero block's params for its template (app/serving/render.py).
+RENDER_ADDED_PARAMS = frozenset({"banner_url", "banner_urls", "banner_crowd"})
 TEMPLATE_SUFFIX = ".html.j2"
 
 # ---------------------------------------------------------------------------------------
@@ -277,6 +279,8 @@ class HeroBannerParams(_Params):
     link: Url | None = None
     cta: Annotated[str, Field(min_length=1, max_length=16)] | None = None
     theme: Literal["light", "dark", "festive"] = "light"
+    # a banner template (PUT /banners/{id}): each visitor sees their crowd's picture of it
+    banner: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = None
 
     def cross_errors(self) -> list[ParamError]:
         if self.cta and not self.link:

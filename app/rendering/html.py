@@ -17,16 +17,28 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
-from jinja2 import TemplateSyntaxError
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+)
 from markupsafe import Markup
 
 from app.core.decision import Fallback, PageDecision, SlotDecision
-from app.rendering.blocks import BLOCK_TEMPLATES, check_templates, is_safe_url, parse_params
+from app.rendering.blocks import (
+    BLOCK_TEMPLATES,
+    RENDER_ADDED_PARAMS,
+    check_templates,
+    is_safe_url,
+    parse_params,
+)
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "assets" / "templates"
 PAGE_TEMPLATE = "page.html.j2"
@@ -130,8 +142,8 @@ def _price(p: Mapping[str, Any], key: str) -> float | None:
 
 def _aware(now: datetime | None) -> datetime:
     if now is None:
-        return datetime.now(timezone.utc)
-    return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+        return datetime.now(UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 def _text(value: Any, limit: int = 200) -> str | None:
@@ -210,7 +222,8 @@ class PageRenderer:
         if template is None:
             problem = self._block_problems.get(slot.template)
             raise BlockRenderError(slot.slot_id, problem or f"unknown block template {slot.template!r}")
-        model, errors = parse_params(slot.template, slot.params)
+        # The render adds fields of its own (a banner's URLs) beside the merchant's params.
+        model, errors = parse_params(slot.template, {k: v for k, v in slot.params.items() if k not in RENDER_ADDED_PARAMS})
         if model is None:
             first = errors[0]
             more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -227,7 +240,7 @@ class PageRenderer:
                 preview=preview,
                 now=now,
             )
-        except Exception as exc:  # noqa: BLE001 - one bad block must not fail the page
+        except Exception as exc:
             raise BlockRenderError(slot.slot_id, f"template error: {type(exc).__name__}: {exc}"[:300]) from exc
         return Markup(out)
 

@@ -23,15 +23,25 @@ import numpy as np
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from app.banners.compose import ProductArt
+from app.banners.template import find_size
 from app.core.attributes import visitor_attributes
 from app.core.catalog import Product
 from app.core.crowd_probability import score_crowds_with_predictions
-from app.core.features import ranking_matrix, visitor_row
 from app.core.decision import CrowdScore, Fallback, PageDecision, SlotDecision
-from app.core.page import PRODUCT_TEMPLATES, Block, ProductInputs, candidates_for, choose_variant, decide_page
+from app.core.features import ranking_matrix, visitor_row
+from app.core.page import (
+    PRODUCT_TEMPLATES,
+    Block,
+    ProductInputs,
+    candidates_for,
+    choose_variant,
+    decide_page,
+)
 from app.core.profile import Behaviour, Context
 from app.rendering.html import PageRenderer
 from app.scoring.attribute_models import ModelRegistry
+from app.serving.banners import BannerService, CompiledBanner, spec_for
 from app.serving.exposures import ExposureLog
 from app.serving.snapshots import ShopConfig, Snapshots
 from app.store import keys
@@ -94,6 +104,46 @@ def static_decision(render_id: str, shop_id: str, req: RenderRequest, fallbacks:
     return PageDecision(render_id, shop_id, req.visitor_id, req.page, (), (slot,), tuple(fallbacks), {})
 
 
+def banner_crowd(d: PageDecision, banner: CompiledBanner, slot_crowd: str | None) -> str | None:
+    """The crowd whose variant of the banner this visitor sees.
+
+    The crowd that chose the hero block's variant if the banner has a variant for it;
+    else the visitor's highest-priority matched crowd that has one; else the base design.
+    """
+    variants = banner.template.variants
+    if slot_crowd in variants:
+        return slot_crowd
+    matched = sorted((c for c in d.crowds if c.matched and c.id in variants), key=lambda c: -c.priority)
+    return matched[0].id if matched else None
+
+
+def banner_inputs(d: PageDecision, config: ShopConfig, products: Mapping[str, Product]) -> tuple[dict[str, str], list[ProductArt]]:
+    """The variables a banner may show, from the rest of this page view's decision.
+
+    ``right``: the first coupon of the page's coupon strip (what this visitor is offered);
+    products: the first product grid's, in its order; ``occasion``: the visitor's first
+    occasion today (birthday, holiday, solar term, shopping festival).
+    """
+    names = {c.id: c.name for c in config.crowds}
+    hero = next((s for s in d.slots if s.template == "hero_banner" and s.params.get("banner")), None)
+    coupons = next((s.params.get("coupons") or [] for s in d.slots if s.template == "coupon_strip"), [])
+    grid = next((s for s in d.slots if s.template == "product_grid" and s.products), None)
+    occasions = d.attributes.get("occasion_names_zh") or ()
+    variables = {
+        "crowd_name": names.get(hero.crowd or "", "") if hero is not None else "",
+        "right": str(coupons[0].get("label", "")) if coupons else "",
+        "occasion": str(occasions[0]) if occasions else "",
+        "shop_name": config.shop.name,
+    }
+    arts = []
+    for p in grid.products[:4] if grid is not None else ():
+        product = products.get(p.id)
+        if product is not None:
+            image = product.image if product.image and product.image.startswith("el_") else None
+            arts.append(ProductArt(product.title, product.price, image))
+    return variables, arts
+
+
 class RenderService:
     def __init__(
         self,
@@ -106,7 +156,9 @@ class RenderService:
         *,
         redis_timeout_s: float = 0.15,
         reload_timeout_s: float = 2.0,
+        banners: BannerService | None = None,
     ) -> None:
+        self.banners = banners
         self.redis = redis
         self.snapshots = snapshots
         self.page_renderer = page_renderer
@@ -168,6 +220,7 @@ class RenderService:
             rank_scores, ranker_version = await self._rank_scores(config, req, profile, catalog, crowd_scores, fallbacks)
             decision = self._decide(render_id, config, req, profile, catalog, attributes, crowd_scores, rank_scores, fallbacks)
             decision = replace(decision, model_version=model_version, ranker_version=ranker_version)
+            decision = self._attach_banners(decision, config, catalog.catalog.products, req)
         except Exception as exc:  # the decision must never cost the storefront its page
             log.exception("render decision failed for shop %s", shop_id)
             fallbacks.append(Fallback("page", f"decision failed ({type(exc).__name__})", "static default page"))
@@ -301,6 +354,35 @@ class RenderService:
             attributes=attributes,
             fallbacks=fallbacks,
         )
+
+    def _attach_banners(self, d: PageDecision, config: ShopConfig, products: Mapping[str, Product], req: RenderRequest) -> PageDecision:
+        """Hero blocks naming a banner template get its picture's URL for this visitor's crowd.
+
+        Only a digest and a signature are computed here; the picture is composed when the
+        template is saved or, on a miss, when it is fetched, never on this path.
+        """
+        if self.banners is None or not config.banners:
+            return d
+        slots, fallbacks = list(d.slots), list(d.fallbacks)
+        for i, slot in enumerate(slots):
+            banner = config.banners.get(str(slot.params.get("banner"))) if slot.template == "hero_banner" else None
+            if banner is None:
+                continue
+            try:
+                variables, arts = banner_inputs(d, config, products)
+                device_size = "mobile" if req.context.device == "mobile" and find_size(banner.template, "mobile") else None
+                crowd = banner_crowd(d, banner, slot.crowd)
+                variables["crowd_name"] = next((c.name for c in config.crowds if c.id == crowd), "")
+                urls = {
+                    size or "default": self.banners.url(banner, spec_for(d.shop_id, banner, crowd, variables, arts, size, "webp"))
+                    for size in [None, *(s.name for s in banner.template.sizes)]
+                }
+                params = {**slot.params, "banner_url": urls[device_size or "default"], "banner_urls": urls, "banner_crowd": crowd}
+                slots[i] = replace(slot, params=params)
+            except Exception as exc:
+                log.exception("banner URL failed for shop %s", d.shop_id)
+                fallbacks.append(Fallback("banner", f"banner {banner.banner_id} failed ({type(exc).__name__})", "the hero block without its banner"))
+        return replace(d, slots=tuple(slots), fallbacks=tuple(fallbacks))
 
     def _finish(self, decision: PageDecision, req: RenderRequest, catalog: Mapping[str, Product], shop_name: str) -> RenderOutcome:
         if req.format != "html":

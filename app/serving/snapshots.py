@@ -15,6 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from app.core.catalog import EMPTY_CATALOG, Catalog
+from app.serving.banners import CompiledBanner
 from app.core.crowds import Crowd
 from app.core.derived import DerivedSettings
 from app.core.page import Block, Page
@@ -32,6 +33,7 @@ class ShopConfig:
     blocks: dict[str, Block]
     pages: dict[str, Page]
     derived_settings: DerivedSettings
+    banners: dict[str, CompiledBanner] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,7 +54,8 @@ def build_config(version: int, shop: ShopRecord, cfg: dict[str, dict[str, Any]])
     blocks = {bid: Block(bid, b["template"], b.get("params", {})) for bid, b in cfg.get("block", {}).items()}
     pages = {pid: Page.from_dict(pid, p) for pid, p in cfg.get("page", {}).items()}
     derived = DerivedSettings.from_mapping(shop.settings.get("derived", {}))
-    return ShopConfig(version, shop, crowds, blocks, pages, derived)
+    banners = {bid: CompiledBanner.from_body(bid, body) for bid, body in cfg.get("banner", {}).items()}
+    return ShopConfig(version, shop, crowds, blocks, pages, derived, banners)
 
 
 @dataclass

@@ -17,9 +17,12 @@ class RedisHandle:
     client: aioredis.Redis
     url: str
     embedded: EmbeddedRedis | None
+    binary: aioredis.Redis | None = None  # replies as bytes: pictures, fonts, banners
 
     async def close(self) -> None:
         await self.client.aclose()
+        if self.binary is not None:
+            await self.binary.aclose()
         if self.embedded is not None:
             self.embedded.stop()
 
@@ -43,4 +46,7 @@ def open_redis(settings: Settings, *, start_embedded: bool = True) -> RedisHandl
         timeout=2.0,
     )
     client = aioredis.Redis(connection_pool=pool)
-    return RedisHandle(client=client, url=url, embedded=embedded)
+    binary_pool = aioredis.BlockingConnectionPool.from_url(
+        url, decode_responses=False, socket_timeout=max(timeout, 2.0), socket_connect_timeout=1.0, max_connections=16, timeout=2.0
+    )
+    return RedisHandle(client=client, url=url, embedded=embedded, binary=aioredis.Redis(connection_pool=binary_pool))

@@ -85,8 +85,13 @@ async def write(
     action: str | None = None,
     from_version: int | None = None,
     attempts: int = 20,
+    also: Callable[[Any], None] | None = None,
 ) -> VersionRecord:
-    """Put (body) or delete (None) one item after ``check`` accepts the resulting config."""
+    """Put (body) or delete (None) one item after ``check`` accepts the resulting config.
+
+    ``also`` adds more commands to the same MULTI/EXEC (an element's bytes beside its
+    metadata), so they land with the item or not at all.
+    """
     cfg_key = keys.config(shop_id, kind)
     hist_key = keys.history(shop_id, kind, item_id)
     ver_key = keys.config_version(shop_id)
@@ -119,6 +124,8 @@ async def write(
                     pipe.hset(cfg_key, item_id, _dumps(body))
                 pipe.rpush(hist_key, _dumps(record.as_dict()))
                 pipe.incr(ver_key)
+                if also is not None:
+                    also(pipe)
                 await pipe.execute()
                 return record
             except WatchError:

@@ -58,7 +58,7 @@ def _refusal(kind: str, item_id: str, deleting: bool, refs: list[Any]) -> ApiErr
 
 
 def add_config_routes(
-    router: APIRouter, kind: str, plural: str, model: type[BaseModel], prepare: Prepare, *, error_code: str | None = None
+    router: APIRouter, kind: str, plural: str, model: type[BaseModel], prepare: Prepare, *, error_code: str | None = None, with_put: bool = True
 ) -> None:
     error_code = error_code or f"invalid_{kind}"
     async def put_item(shop: Merchant, state: State, body: model, item_id: str = ItemId) -> JSONResponse:  # type: ignore[valid-type]
@@ -115,7 +115,8 @@ def add_config_routes(
         return {"id": item_id, **record.as_dict()}
 
     base = f"/v1/shops/{{shop}}/{plural}"
-    router.add_api_route(f"{base}/{{item_id}}", put_item, methods=["PUT"], summary=f"Create or replace a {kind}")
+    if with_put:
+        router.add_api_route(f"{base}/{{item_id}}", put_item, methods=["PUT"], summary=f"Create or replace a {kind}")
     router.add_api_route(f"{base}/{{item_id}}", get_item, methods=["GET"], summary=f"Read a {kind}")
     router.add_api_route(base, list_items, methods=["GET"], summary=f"List {plural}")
     router.add_api_route(f"{base}/{{item_id}}", delete_item, methods=["DELETE"], summary=f"Delete a {kind}")
