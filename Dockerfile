@@ -5,6 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     STOREFRONT_DATA_DIR=/data
 
+# Noto Sans CJK: the system font banners fall back to for Chinese text (no tofu boxes).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /srv/storefront
 COPY pyproject.toml README.md ./
 COPY app ./app
