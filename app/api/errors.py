@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any

@@ -51,6 +51,7 @@ from app.banners.problems import BannerError
 from app.banners.template import (
     BannerTemplate,
     ImageLayer,
+    Layout,
     ProductImageLayer,
     ShapeLayer,
     TextLayer,
@@ -378,15 +379,11 @@ def warm_up(load_font: FontLoader = system_font_loader) -> None:
 # what a banner depends on
 
 
-def elements_used(
-    template: BannerTemplate,
-    crowd_id: str | None,
-    products: Sequence[ProductArt],
-    size: str | None = None,
-) -> list[str]:
-    """The element ids whose bytes shape this banner (pictures, fonts, product photos)."""
+def elements_used(plan: Layout, products: Sequence[ProductArt]) -> list[str]:
+    """The element ids whose bytes shape a banner laid out as ``plan`` (pictures, fonts,
+    product photos). Takes the layout, not the template: a render holds it ready."""
     used: set[str] = set()
-    for layer in layout(template, crowd_id, size).layers:
+    for layer in plan.layers:
         if isinstance(layer, ImageLayer):
             used.add(layer.element)
         elif isinstance(layer, ProductImageLayer):
@@ -397,12 +394,10 @@ def elements_used(
     return sorted(used)
 
 
-def variables_used(
-    template: BannerTemplate, crowd_id: str | None, size: str | None = None
-) -> set[str]:
-    """The variables this banner's texts use (the only ones worth putting in its digest)."""
+def variables_used(plan: Layout) -> set[str]:
+    """The variables a banner laid out as ``plan`` shows (the only ones worth putting in its digest)."""
     names: set[str] = set()
-    for layer in layout(template, crowd_id, size).layers:
+    for layer in plan.layers:
         if isinstance(layer, TextLayer | ShapeLayer) and layer.text:
             names.update(placeholders(layer.text))
     return names

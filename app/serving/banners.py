@@ -47,7 +47,7 @@ from app.banners.compose import (
 from app.banners.elements import decode_image
 from app.banners.fonts import font_file, system_cjk_font
 from app.banners.problems import BannerError
-from app.banners.template import BannerTemplate
+from app.banners.template import BannerTemplate, Layout, layout
 from app.store import configs as config_store
 from app.store import keys
 from app.store.elements import element_bytes
@@ -68,6 +68,15 @@ class CompiledBanner:
     template: BannerTemplate
     canonical: str
     template_hash: str  # what a URL carries to find this exact template again
+    # (crowd, size) -> its layout: a render needs it for every banner URL, and laying out
+    # validates every overridden layer again, so it is done once per template and variant
+    _plans: dict[tuple[str | None, str | None], Layout] = field(default_factory=dict, compare=False, repr=False)
+
+    def plan(self, crowd: str | None, size: str | None) -> Layout:
+        found = self._plans.get((crowd, size))
+        if found is None:
+            found = self._plans[(crowd, size)] = layout(self.template, crowd, size)
+        return found
 
     @classmethod
     def from_body(cls, banner_id: str, body: Mapping[str, Any]) -> CompiledBanner:
@@ -110,7 +119,7 @@ class BannerSpec:
 
 
 def digest_of(banner: CompiledBanner, spec: BannerSpec, renderer: str) -> str:
-    ids = elements_used(banner.template, spec.crowd, spec.products, spec.size)
+    ids = elements_used(banner.plan(spec.crowd, spec.size), spec.products)
     return banner_digest(banner.canonical, spec.crowd, spec.variables, ids, spec.size, spec.fmt, renderer=renderer)
 
 
@@ -126,7 +135,7 @@ def spec_for(
     """Only what the picture uses goes in: a variable no text shows must not split the cache."""
     crowd = crowd if crowd in banner.template.variants else None
     full = banner_variables(variables, products)
-    used = variables_used(banner.template, crowd, size)
+    used = variables_used(banner.plan(crowd, size))
     needs_products = any(getattr(layer, "type", "") == "product_image" for layer in banner.template.layers)
     kept = tuple(products[:20]) if needs_products else ()
     return BannerSpec(shop_id, banner.banner_id, banner.template_hash, crowd, size, fmt, {k: v for k, v in sorted(full.items()) if k in used}, kept)
@@ -234,7 +243,7 @@ class BannerService:
 
     async def compose_bytes(self, shop_id: str, banner: CompiledBanner, spec: BannerSpec) -> bytes:
         """Compose and encode in a worker thread (element bytes read first, in one round trip)."""
-        ids = elements_used(banner.template, spec.crowd, spec.products, spec.size)
+        ids = elements_used(banner.plan(spec.crowd, spec.size), spec.products)
         blobs = await element_bytes(self.binary, shop_id, ids)
         return await asyncio.to_thread(_compose_encode, banner.template, spec, blobs)
 

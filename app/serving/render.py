@@ -118,19 +118,17 @@ def banner_crowd(d: PageDecision, banner: CompiledBanner, slot_crowd: str | None
 
 
 def banner_inputs(d: PageDecision, config: ShopConfig, products: Mapping[str, Product]) -> tuple[dict[str, str], list[ProductArt]]:
-    """The variables a banner may show, from the rest of this page view's decision.
+    """The variables a banner may show, from the rest of this page view's decision
+    (``crowd_name`` depends on the banner's variants: the caller adds it).
 
     ``right``: the first coupon of the page's coupon strip (what this visitor is offered);
     products: the first product grid's, in its order; ``occasion``: the visitor's first
     occasion today (birthday, holiday, solar term, shopping festival).
     """
-    names = {c.id: c.name for c in config.crowds}
-    hero = next((s for s in d.slots if s.template == "hero_banner" and s.params.get("banner")), None)
     coupons = next((s.params.get("coupons") or [] for s in d.slots if s.template == "coupon_strip"), [])
     grid = next((s for s in d.slots if s.template == "product_grid" and s.products), None)
     occasions = d.attributes.get("occasion_names_zh") or ()
     variables = {
-        "crowd_name": names.get(hero.crowd or "", "") if hero is not None else "",
         "right": str(coupons[0].get("label", "")) if coupons else "",
         "occasion": str(occasions[0]) if occasions else "",
         "shop_name": config.shop.name,
@@ -364,15 +362,18 @@ class RenderService:
         if self.banners is None or not config.banners:
             return d
         slots, fallbacks = list(d.slots), list(d.fallbacks)
+        inputs: tuple[dict[str, str], list[ProductArt]] | None = None  # the same for every banner of the page
         for i, slot in enumerate(slots):
             banner = config.banners.get(str(slot.params.get("banner"))) if slot.template == "hero_banner" else None
             if banner is None:
                 continue
             try:
-                variables, arts = banner_inputs(d, config, products)
+                if inputs is None:
+                    inputs = banner_inputs(d, config, products)
+                shared, arts = inputs
                 device_size = "mobile" if req.context.device == "mobile" and find_size(banner.template, "mobile") else None
                 crowd = banner_crowd(d, banner, slot.crowd)
-                variables["crowd_name"] = next((c.name for c in config.crowds if c.id == crowd), "")
+                variables = {**shared, "crowd_name": next((c.name for c in config.crowds if c.id == crowd), "")}
                 urls = {
                     size or "default": self.banners.url(banner, spec_for(d.shop_id, banner, crowd, variables, arts, size, "webp"))
                     for size in [None, *(s.name for s in banner.template.sizes)]

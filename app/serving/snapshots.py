@@ -15,11 +15,11 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from app.core.catalog import EMPTY_CATALOG, Catalog
-from app.serving.banners import CompiledBanner
 from app.core.crowds import Crowd
 from app.core.derived import DerivedSettings
 from app.core.page import Block, Page
 from app.core.ranking import decayed
+from app.serving.banners import CompiledBanner
 from app.store import catalog as catalog_store
 from app.store import keys
 from app.store.shops import ShopRecord

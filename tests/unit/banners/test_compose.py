@@ -23,7 +23,7 @@ from app.banners.compose import (
 )
 from app.banners.fonts import font_covers, preferred_face, system_cjk_font
 from app.banners.problems import BannerError
-from app.banners.template import BannerTemplate, literal_text
+from app.banners.template import BannerTemplate, layout, literal_text
 from app.banners.text import fit_text
 from app.banners.validation import validate_template
 from tests.unit.banners.helpers import (
@@ -329,17 +329,17 @@ def test_no_system_font_falls_back_to_pillows_font_for_ascii(
 
 def test_variables_and_elements_used(shop: Elements) -> None:
     template = make(shop, banner_body(shop))
-    assert variables_used(template, None) == {
+    assert variables_used(layout(template, None)) == {
         "crowd_name",
         "right",
         "product_title",
         "product_price",
     }
-    assert variables_used(template, "vip") == {"right", "product_title", "product_price"}
-    assert elements_used(template, None, products(shop)) == sorted(
+    assert variables_used(layout(template, "vip")) == {"right", "product_title", "product_price"}
+    assert elements_used(layout(template, None), products(shop)) == sorted(
         [element(shop, 0), element(shop, 1)]
     )
-    assert elements_used(template, None, []) == [element(shop, 0)]
+    assert elements_used(layout(template, None), []) == [element(shop, 0)]
 
 
 def test_banner_variables_fill_product_fields() -> None:
