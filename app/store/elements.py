@@ -27,15 +27,17 @@ def _deleting(element_id: str) -> config_store.Check:
     return check
 
 
-async def put_element(r: aioredis.Redis, shop_id: str, info: ElementInfo, data: bytes, *, meta: dict[str, Any] | None = None) -> tuple[VersionRecord | None, bool]:
-    """Store an element; (record, created). The same bytes again change nothing (content address)."""
-    if await r.exists(keys.element_data(shop_id, info.id)) and await config_store.get_item(r, shop_id, "element", info.id):
-        return None, False
+async def put_element(r: aioredis.Redis, shop_id: str, info: ElementInfo, data: bytes, *, meta: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+    """Store an element; (its stored metadata, created). The same bytes again change
+    nothing (content address): the metadata first stored is answered."""
+    stored = await config_store.get_item(r, shop_id, "element", info.id)
+    if stored is not None and await r.exists(keys.element_data(shop_id, info.id)):
+        return stored, False
     body = {**info.model_dump(mode="json"), **(meta or {})}
-    record = await config_store.write(
+    await config_store.write(
         r, shop_id, "element", info.id, body, check=lambda _cfg: [], also=lambda pipe: pipe.set(keys.element_data(shop_id, info.id), data)
     )
-    return record, True
+    return body, True
 
 
 async def delete_element(r: aioredis.Redis, shop_id: str, element_id: str) -> VersionRecord:

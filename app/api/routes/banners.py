@@ -42,9 +42,8 @@ FORMAT_MEDIA = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", 
 
 async def _store_element(state: Any, shop_id: str, data: bytes, meta: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
     info = await anyio.to_thread.run_sync(inspect_element, data, LIMITS)
-    _, created = await element_store.put_element(state.redis, shop_id, info, data, meta=meta)
-    stored = await config_store.get_item(state.redis, shop_id, "element", info.id)
-    return {"id": info.id, **(stored or info.model_dump(mode="json"))}, created
+    stored, created = await element_store.put_element(state.redis, shop_id, info, data, meta=meta)
+    return {"id": info.id, **stored}, created
 
 
 def _cutout_bytes(data: bytes, tolerance: int, feather: float) -> bytes:
