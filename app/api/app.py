@@ -79,7 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exposures = ExposureLog(handle.client)
         exposures.start()
         assert handle.binary is not None
-        banners = BannerService(handle.client, handle.binary)
+        banners = BannerService(
+            handle.client, handle.binary, memory_bytes=settings.banner_memory_mb << 20, redis_bytes=settings.banner_cache_mb << 20
+        )
         try:
             await banners.start()
         except RedisError:

@@ -11,7 +11,8 @@ size, variables, products); ``sig`` is an HMAC of the digest with this deploymen
 secret (in Redis), so nobody else can make the service compose arbitrary pictures.
 
 A fetch looks in this process's LRU (bounded by bytes), then in Redis (a key per
-digest with a time to live), and only then composes, in a worker thread, after
+digest, bounded by bytes too, least recently used out: see store/pictures.py), and
+only then composes, in a worker thread, after
 checking the signature and that the spec still produces the digest. Saving a template
 composes its variants for every size ahead of time (in the background), so the first
 visitor of a crowd finds its banner made.
@@ -50,13 +51,13 @@ from app.banners.problems import BannerError
 from app.banners.template import BannerTemplate, Layout, layout
 from app.store import configs as config_store
 from app.store import keys
+from app.store import pictures as picture_store
 from app.store.elements import element_bytes
 
 log = logging.getLogger("storefront.banners")
 
 FORMATS = ("webp", "png", "jpg")
 MEDIA_TYPES = {"webp": "image/webp", "png": "image/png", "jpg": "image/jpeg"}
-REDIS_TTL_S = 7 * 86400  # a banner nobody fetched for a week is composed again on demand
 MAX_SPEC_CHARS = 4000
 
 
@@ -145,7 +146,8 @@ def spec_for(
 class BannerService:
     redis: aioredis.Redis  # decoded replies (config)
     binary: aioredis.Redis  # bytes replies (pictures)
-    memory_bytes: int = 64 * 1024 * 1024
+    memory_bytes: int = 64 * 1024 * 1024  # this process's cache of encoded pictures
+    redis_bytes: int = picture_store.DEFAULT_BUDGET_BYTES  # the shared cache in Redis
     _cache: LruCache[bytes] = field(init=False)
     _secret: bytes | None = None
     _renderer: str | None = None
@@ -187,7 +189,7 @@ class BannerService:
         hit = self._cache.peek(key)
         if hit is not None:
             return hit
-        stored = await self.binary.get(keys.banner_image(digest, fmt))
+        stored = await picture_store.get_picture(self.binary, digest, fmt)
         if stored is not None:
             self._cache.put(key, stored, len(stored))
             return stored
@@ -235,9 +237,14 @@ class BannerService:
         if digest_of(banner, spec, self.renderer) != digest:
             raise BannerError(404, "banner_not_found", "The banner link does not match its template.")
         data = await self.compose_bytes(spec.shop, banner, spec)
-        self._cache.put(f"{digest}.{spec.fmt}", data, len(data))
-        await self.binary.set(keys.banner_image(digest, spec.fmt), data, ex=REDIS_TTL_S)
+        await self._keep(digest, spec.fmt, data)
         return data
+
+    async def _keep(self, digest: str, fmt: str, data: bytes) -> None:
+        self._cache.put(f"{digest}.{fmt}", data, len(data))
+        evicted = await picture_store.put_picture(self.binary, digest, fmt, data, budget_bytes=self.redis_bytes)
+        if evicted:
+            log.info("banner cache: %d older pictures evicted to stay within %d MB", evicted, self.redis_bytes >> 20)
 
     # --- composing --------------------------------------------------------------------
 
@@ -256,11 +263,9 @@ class BannerService:
                 v = {**variables, "crowd_name": crowd_names.get(crowd or "", "")}
                 spec = spec_for(shop_id, banner, crowd, v, products, size, fmt)
                 digest = digest_of(banner, spec, self.renderer)
-                if await self.binary.exists(keys.banner_image(digest, fmt)):
+                if await picture_store.has_picture(self.binary, digest, fmt):
                     continue
-                data = await self.compose_bytes(shop_id, banner, spec)
-                self._cache.put(f"{digest}.{fmt}", data, len(data))
-                await self.binary.set(keys.banner_image(digest, fmt), data, ex=REDIS_TTL_S)
+                await self._keep(digest, fmt, await self.compose_bytes(shop_id, banner, spec))
                 made += 1
         return made
 

@@ -59,9 +59,18 @@ def element_data(shop_id: str, element_id: str) -> str:
 BANNER_SECRET = "sf:banner-secret"  # signs banner URLs so that nobody else makes us compose
 
 
+BANNER_PREFIX = "sf:banner:"
+BANNER_LRU = "sf:banner-lru"  # sorted set: picture name -> last use (ms), oldest evicted first
+BANNER_BYTES = "sf:banner-bytes"  # integer: the bytes of all cached pictures
+
+
 def banner_image(digest: str, fmt: str) -> str:
-    """String: a composed banner's bytes, with a time to live (a bounded cache)."""
-    return f"sf:banner:{digest}.{fmt}"
+    """String: a composed banner's bytes (a cache bounded by bytes, see store/pictures.py)."""
+    return f"{BANNER_PREFIX}{banner_name(digest, fmt)}"
+
+
+def banner_name(digest: str, fmt: str) -> str:
+    return f"{digest}.{fmt}"
 
 
 def catalog_version(shop_id: str) -> str:
