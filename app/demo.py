@@ -18,12 +18,16 @@ from zoneinfo import ZoneInfo
 import redis.asyncio as aioredis
 from tqdm import tqdm
 
+from app.banners.elements import ElementLimits, inspect_element
+from app.banners.validation import validate_template
 from app.core.catalog import Product
 from app.core.derived import DerivedSettings
 from app.core.profile import Event
 from app.rendering.blocks import validate_params
+from app.demo_art import BANNER_ID, banner_template, demo_pictures
 from app.store import catalog as catalog_store
 from app.store import configs as config_store
+from app.store import elements as element_store
 from app.store import shops as shop_store
 from app.store import visitors as visitor_store
 from app.core.references import dangling_references
@@ -247,6 +251,20 @@ async def _put_if_changed(r: aioredis.Redis, shop_id: str, kind: str, item_id: s
         await config_store.write(r, shop_id, kind, item_id, body, check=check)
 
 
+async def seed_banner(r: aioredis.Redis, shop_id: str) -> None:
+    """The pictures (drawn, cut out) as elements, and the hero banner template over them."""
+    ids: dict[str, str] = {}
+    known = {}
+    for role, data in demo_pictures().items():
+        info = inspect_element(data, ElementLimits())
+        await element_store.put_element(r, shop_id, info, data, meta={"name": f"demo {role}.png"})
+        ids[role] = info.id
+        known[info.id] = info
+    template, warnings = validate_template(banner_template(ids), known)
+    assert not warnings, warnings  # the demo's own wording is clean by construction
+    await _put_if_changed(r, shop_id, "banner", BANNER_ID, template.model_dump(mode="json"), dangling_references)
+
+
 async def seed_demo(r: aioredis.Redis, *, shop_id: str = "demo", visitors: int = 3000, products: int = 300, progress: bool = True) -> tuple[str, str, str]:
     """Create (or refresh) the demo shop; returns (shop id, merchant key, storefront key)."""
     created = await shop_store.create_shop(r, shop_id, "千面小铺 Demo Shop", demo=True)
@@ -273,8 +291,10 @@ async def seed_demo(r: aioredis.Redis, *, shop_id: str = "demo", visitors: int =
     await shop_store.put_settings(r, shop_id, {**settings, "demo_anchor": anchor, "demo_visitors": descriptions})
     for cid, body in CROWDS.items():
         await _put_if_changed(r, shop_id, "crowd", cid, {"description": "", "threshold": 0.5, **body}, dangling_references)
+    await seed_banner(r, shop_id)
     for bid, body in BLOCKS.items():
-        params, errors = validate_params(body["template"], body["params"])
+        extra = {"banner": BANNER_ID} if body["template"] == "hero_banner" else {}
+        params, errors = validate_params(body["template"], {**body["params"], **extra})
         assert not errors, (bid, errors)  # the demo's own blocks are valid by construction
         await _put_if_changed(r, shop_id, "block", bid, {"template": body["template"], "params": params, "name": ""}, dangling_references)
     await _put_if_changed(r, shop_id, "page", "home", HOME_PAGE, dangling_references)

@@ -57,3 +57,27 @@ def test_only_demo_shops_have_a_public_page(client: TestClient) -> None:
     shop = create_shop(client)
     assert client.get(f"/demo/{shop.shop_id}").status_code == 404
     assert client.get("/demo/NOT_A_SHOP").status_code == 404
+
+
+def test_each_crowd_of_the_demo_sees_its_own_banner(client: TestClient, demo_shop: tuple[str, str, str]) -> None:
+    frames = re.findall(r'srcdoc="([^"]*)"', client.get("/demo/demo-test").text)
+    lin, newcomer = (re.search(r'<img class="hero-banner" src="([^"]+)"', html.unescape(f)).group(1) for f in frames)  # type: ignore[union-attr]
+    pictures = [client.get(html.unescape(url)) for url in (lin, newcomer)]
+    assert [p.status_code for p in pictures] == [200, 200]
+    assert all(p.headers["content-type"] == "image/webp" for p in pictures)
+    assert pictures[0].content != pictures[1].content
+    _, merchant_key, _ = demo_shop
+    h = {"Authorization": f"Bearer {merchant_key}"}
+
+    def hero(visitor: str, device: str) -> dict[str, object]:
+        r = client.post("/v1/shops/demo-test/render", json={"visitor_id": visitor, "page": "home", "context": {"device": device}}, headers=h).json()
+        return next(s for s in r["slots"] if s["slot_id"] == "hero")["params"]
+
+    assert hero("vip-lin", "desktop")["banner_crowd"] == "birthday_month"
+    assert hero("newcomer-42", "desktop")["banner_crowd"] == "new_visitors"
+    mobile = hero("newcomer-42", "mobile")
+    assert mobile["banner_url"] == mobile["banner_urls"]["mobile"] != mobile["banner_urls"]["default"]  # type: ignore[index]
+    # the demo's pictures are elements of the shop, and the template is an ordinary banner
+    assert client.get("/v1/shops/demo-test/banners/hero_crowds", headers=h).status_code == 200
+    elements = client.get("/v1/shops/demo-test/elements", headers=h).json()["elements"]
+    assert len(elements) == 6 and all(e["kind"] == "image" for e in elements)
