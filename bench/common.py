@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,3 +79,27 @@ def summary(name: str, latencies_s: list[float], wall_s: float) -> dict[str, flo
     }
     print(f"{name:<28} {row['rps']:>9.0f} req/s   p50 {row['p50_ms']:7.2f} ms   p90 {row['p90_ms']:7.2f} ms   p99 {row['p99_ms']:7.2f} ms   (n={len(a)})")
     return row
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, seconds: float, connections: int, script: str | None = None) -> dict[str, float]:
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", url]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        if script:
+            f.write(script)
+            args[1:1] = ["-s", f.name]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    pct = {int(p): _ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.MULTILINE)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} failed requests:\n{out}")
+    return {"rps": rps, "p50_ms": pct[50], "p90_ms": pct[90], "p99_ms": pct[99]}
+
+
+def show(name: str, row: dict[str, float]) -> None:
+    print(f"{name:<28} {row['rps']:>9.0f} req/s   p50 {row['p50_ms']:7.2f} ms   p90 {row['p90_ms']:7.2f} ms   p99 {row['p99_ms']:7.2f} ms")

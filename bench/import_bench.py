@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import env_for  # noqa: E402
+from bench.common import env_for
 
 
 def write_csv(path: Path, rows: int) -> None:

@@ -21,12 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.config import REPO_ROOT  # noqa: E402
-from app.core.catalog import Catalog, Product  # noqa: E402
-from app.core.features import ranking_matrix, visitor_row  # noqa: E402
-from app.core.profile import Behaviour, Context  # noqa: E402
-from app.core.ranking import MerchRules, decayed, rank  # noqa: E402
-from app.scoring.ranker_model import load_ranker  # noqa: E402
+from app.config import REPO_ROOT
+from app.core.catalog import Catalog, Product
+from app.core.features import ranking_matrix, visitor_row
+from app.core.profile import Behaviour, Context
+from app.core.ranking import MerchRules, decayed, rank
+from app.scoring.ranker_model import load_ranker
 
 
 def main() -> None:

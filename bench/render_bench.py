@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import seed_demo, served, summary  # noqa: E402
+from bench.common import seed_demo, served, show, summary, wrk
 
 WRK_SCRIPT = """
 math.randomseed(%(seed)d)
@@ -49,30 +47,6 @@ response = function(status, headers, body)
   if status ~= 200 then print("status " .. status .. ": " .. body); os.exit(1) end
 end
 """
-
-
-def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(url: str, seconds: float, connections: int, script: str | None = None) -> dict[str, float]:
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", url]
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        if script:
-            f.write(script)
-            args[1:1] = ["-s", f.name]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    pct = {int(p): _ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M)}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"{errors.group(1)} failed requests:\n{out}")
-    return {"rps": rps, "p50_ms": pct[50], "p90_ms": pct[90], "p99_ms": pct[99]}
-
-
-def show(name: str, row: dict[str, float]) -> None:
-    print(f"{name:<28} {row['rps']:>9.0f} req/s   p50 {row['p50_ms']:7.2f} ms   p90 {row['p90_ms']:7.2f} ms   p99 {row['p99_ms']:7.2f} ms")
 
 
 def core_bench(data_dir: Path, n: int, visitors: int) -> None:

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api import errors
+from app.api.banner_hits import BannerHits
 from app.api.routes import banners as banners_routes
 from app.api.routes import catalog, crowds, demo, health, pages, render, shops, visitors
 from app.api.state import AppState
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(RequestBodies)
+    app.add_middleware(BannerHits)  # added last, so it runs first: a banner hit skips the rest
     errors.install(app)
     for module in (health, shops, catalog, visitors, crowds, pages, banners_routes, render, demo):
         app.include_router(module.router)

@@ -122,6 +122,31 @@ def test_render_carries_a_banner_url_per_crowd_and_fetches_are_cached(client: Te
 
 
 @requires_cjk_font
+def test_hits_are_answered_alike_from_memory_and_from_redis(client: TestClient, shop: ShopKeys) -> None:
+    """A process-memory hit is answered before routing; a Redis hit by the route: same answer."""
+    setup_shop(client, shop)
+    r = client.post(shop.url("/render"), json={"visitor_id": "anon", "page": "home"}, headers=shop.storefront)
+    url = next(s for s in r.json()["slots"] if s["slot_id"] == "hero")["params"]["banner_url"]
+    path = url.split("?")[0]
+    banners = client.app.state.storefront.banners
+    composed = client.get(url)
+    from_memory = client.get(path)  # no spec needed once made
+    banners._cache.clear()
+    from_redis = client.get(path)
+    for answer in (from_memory, from_redis):
+        assert answer.status_code == 200 and answer.content == composed.content
+        assert {k: answer.headers[k] for k in ("etag", "cache-control", "content-type", "content-length")} == {
+            k: composed.headers[k] for k in ("etag", "cache-control", "content-type", "content-length")
+        }
+    head = client.head(path)
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == composed.headers["content-length"]
+    etag = composed.headers["etag"]
+    for inm in (etag, f'"other", W/{etag}', "*"):
+        assert client.get(path, headers={"If-None-Match": inm}).status_code == 304, inm
+    assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+@requires_cjk_font
 def test_forged_or_damaged_banner_links_are_refused(client: TestClient, shop: ShopKeys) -> None:
     setup_shop(client, shop)
     r = client.post(shop.url("/render"), json={"visitor_id": "a", "page": "home"}, headers=shop.storefront)

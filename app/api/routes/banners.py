@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import Merchant, State
+from app.api.banner_hits import etag_of, not_modified, picture_headers
 from app.api.errors import ApiError
 from app.api.routes.configs import ItemId, _reference_check, _refusal, add_config_routes
 from app.banners.compose import ProductArt
@@ -212,10 +213,10 @@ async def preview_banner(shop: Merchant, state: State, body: PreviewIn, item_id:
 
 @router.get("/banners/{name}", summary="A composed banner", include_in_schema=True)
 async def get_banner(request: Request, state: State, name: str = PathParam(max_length=80, pattern=r"^[0-9a-f]{64}\.(webp|png|jpg)$")) -> Response:
+    """Hits are answered before routing (app/api/banner_hits.py); this serves the rest."""
     digest, fmt = name.split(".")
-    etag = f'"{digest}"'
-    headers = {"Cache-Control": "public, max-age=31536000, immutable", "ETag": etag}
-    if request.headers.get("if-none-match") in (etag, f"W/{etag}"):
+    headers = picture_headers(digest)
+    if not_modified(request.headers.get("if-none-match"), etag_of(digest)):
         return Response(status_code=304, headers=headers)
     data = state.banners.cached(digest, fmt)
     if data is None:
