@@ -69,8 +69,18 @@ def cmd_ranker(args: argparse.Namespace) -> int:
     spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
     print("building ranking rows (replaying the event log) ...", file=sys.stderr)
     data = build_ranking_data(sim, spec)
-    print(f"training on {len(data.groups)} lists ...", file=sys.stderr)
-    booster, test = train_ranker(data, test_from=sim.end - args.test_days * 86400, rounds=args.rounds)
+    client = None
+    if args.dask_scheduler:
+        from dask.distributed import Client
+
+        client = Client(args.dask_scheduler)
+    where = f"the Dask cluster at {args.dask_scheduler}" if client else "this machine"
+    print(f"training on {len(data.groups)} lists on {where} ...", file=sys.stderr)
+    try:
+        booster, test = train_ranker(data, test_from=sim.end - args.test_days * 86400, rounds=args.rounds, dask_client=client)
+    finally:
+        if client is not None:
+            client.close()
     metrics = evaluate_ranker(booster, test, spec, sim)
     manifest = save_ranker(booster, spec, metrics, fingerprint(data), Path(args.out))
     print(f"\n{'policy':<12} {'NDCG@10':>8} {'recall@10':>10} {'NDCG(true)':>11} {'E[buys@10]':>11}")
@@ -108,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
     r = command("ranker", "simulate, train the product ranker, evaluate it against baselines, publish it", cmd_ranker, visitors=3000, rounds=200)
     r.add_argument("--test-days", type=int, default=14, help="held-out days at the end")
+    r.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
     args = p.parse_args(argv)
     return int(args.func(args))
 

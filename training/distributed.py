@@ -6,6 +6,7 @@ build one model together. The result is an ordinary LightGBM booster, saved and
 served exactly like one trained on one machine.
 
     python -m training attributes --dask-scheduler tcp://scheduler:8786
+    python -m training ranker --dask-scheduler tcp://scheduler:8786
 """
 
 from __future__ import annotations
@@ -36,4 +37,42 @@ def train_on_dask(
     settings = {k: v for k, v in params.items() if k not in (*_LOCAL_ONLY, "objective", "num_class")}
     model = lgb.DaskLGBMClassifier(client=client, n_estimators=rounds, **settings)
     model.fit(dX, dy)
+    return model.to_local().booster_
+
+
+def rank_on_dask(
+    client: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: list[int],
+    init_score: np.ndarray,
+    params: dict[str, Any],
+    *,
+    rounds: int,
+    partitions: int | None = None,
+) -> lgb.Booster:
+    """Fit a lambdarank model on ``client``'s cluster.
+
+    A list must not be split between workers, so the partitions end at list boundaries
+    (about the same number of rows each). LightGBM's Dask interface takes no
+    ``position``; the position bias goes in as ``init_score`` instead (a fixed offset per
+    shown position, see training.ranker.position_offsets), which the trees then need
+    not learn, and which a served model, scored without it, leaves out.
+    """
+    import dask.array as da
+
+    workers = max(1, len(client.scheduler_info()["workers"]))
+    parts = max(1, min(partitions or workers, len(groups)))
+    ends = np.cumsum(groups)
+    # the list after which each partition ends: the first whose end passes k/parts of the rows
+    cuts = [int(np.searchsorted(ends, ends[-1] * k / parts)) + 1 for k in range(1, parts)]
+    group_chunks = tuple(np.diff([0, *sorted(set(cuts) - {0, len(groups)}), len(groups)]).tolist())
+    row_chunks = tuple(int(sum(c)) for c in np.split(np.array(groups), np.cumsum(group_chunks)[:-1]))
+    dX = da.from_array(X, chunks=(row_chunks, X.shape[1]))
+    dy = da.from_array(y, chunks=(row_chunks,))
+    dinit = da.from_array(init_score, chunks=(row_chunks,))
+    dgroup = da.from_array(np.asarray(groups), chunks=(group_chunks,))
+    settings = {k: v for k, v in params.items() if k not in (*_LOCAL_ONLY, "objective")}
+    model = lgb.DaskLGBMRanker(client=client, n_estimators=rounds, objective="lambdarank", **settings)
+    model.fit(dX, dy, group=dgroup, init_score=dinit)
     return model.to_local().booster_
