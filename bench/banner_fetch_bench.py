@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import seed_demo, served, show, summary, wrk  # noqa: E402
+from bench.common import seed_demo, served, show, summary, wrk
 
 # Visitors of the demo shop that land in the banner's five variants (base, new visitors,
 # dormant, birthday month, top spenders) with its seed of 300 visitors and 60 products.

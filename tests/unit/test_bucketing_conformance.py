@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from app.core.bucketing import bucket_ranges, choose_variation, equal_weights, fnv1a32, hash_unit, in_namespace
+from app.core.bucketing import (
+    bucket_ranges,
+    choose_variation,
+    equal_weights,
+    fnv1a32,
+    hash_unit,
+    in_namespace,
+)
 
 CASES_FILE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "growthbook_cases.json"
 
