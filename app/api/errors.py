@@ -1,4 +1,4 @@
-"""One error shape for every failure the API reports.
+"""One error shape for every failure the API reports (defined in app.core.problems).
 
     {"error": {"status": 422, "code": "invalid_condition",
                "message": "Unknown operator '$gtt' at $.condition.age; did you mean '$gt'?",
@@ -11,10 +11,6 @@ the body); ``details`` lists every problem found, so a form can mark them all at
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,65 +19,13 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.banners.problems import BannerError
+from app.core.problems import Problem, Refusal, json_path
+
+__all__ = ["ApiError", "Problem", "install", "json_path", "problems_from_validation"]
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "message": self.message}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, *, path: str | None = None, details: Sequence[Problem] = (), extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.path = path
-        self.details = list(details)
-        self.extra = extra or {}
-
-    @classmethod
-    def from_problems(cls, status: int, code: str, problems: Sequence[Problem], **extra: Any) -> ApiError:
-        first = problems[0]
-        message = first.message if len(problems) == 1 else f"{first.message} (and {len(problems) - 1} more problem(s))"
-        return cls(status, code, message, path=first.path, details=problems, extra=extra or None)
-
-    def body(self) -> dict[str, Any]:
-        err: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
-        if self.path is not None:
-            err["path"] = self.path
-        if self.details:
-            err["details"] = [p.as_dict() for p in self.details]
-        err.update(self.extra)
-        return {"error": err}
-
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-
-
-def json_path(loc: Sequence[Any], root: str = "$") -> str:
-    """Pydantic's location tuple (without its leading "body") as a JSON path.
-
-    Keys that are not plain names are quoted (``$.attributes["bad key!"]``); pydantic's
-    "[key]" marker (the error is in a dict key, not its value) adds nothing to a path.
-    """
-    out = root
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part == "[key]":
-            continue
-        elif _PLAIN_KEY.match(str(part)):
-            out += f".{part}"
-        else:
-            out += f"[{json.dumps(str(part), ensure_ascii=False)}]"
-    return out
+class ApiError(Refusal):
+    """A refusal raised by a route; the handlers below answer every :class:`Refusal` alike."""
 
 
 _PYDANTIC_CODES = {
@@ -131,12 +75,8 @@ def problems_from_validation(exc: RequestValidationError) -> list[Problem]:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    @app.exception_handler(BannerError)
-    async def _banner_error(_: Request, exc: BannerError) -> JSONResponse:
+    @app.exception_handler(Refusal)  # ApiError, and the cores' own (BannerError, …)
+    async def _refusal(_: Request, exc: Refusal) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)

@@ -48,6 +48,7 @@ from app.banners.template import (
     placeholders,
 )
 from app.banners.wording import DEFAULT_ABSOLUTE_TERMS, wording_hits
+from app.core.problems import FIELD_ERRORS, field_error
 
 FontLoader = Callable[[str], FontSource]
 
@@ -94,16 +95,9 @@ def validate_template(
 # ---------------------------------------------------------------------------------------
 # pydantic's errors as problems
 
-_CODES: dict[str, tuple[str, str]] = {
-    "missing": ("missing", "This field is required."),
-    "extra_forbidden": ("unknown_field", "Unknown field {field!r}."),
-    "string_too_short": ("too_short", "Must not be empty."),
-    "string_too_long": ("too_long", "Must be at most {max_length} characters long."),
-    "too_short": ("too_few", "Needs at least {min_length} item(s)."),
-    "too_long": ("too_many", "Allows at most {max_length} item(s)."),
-    "greater_than_equal": ("out_of_range", "Must be at least {ge}."),
-    "less_than_equal": ("out_of_range", "Must be at most {le}."),
-    "literal_error": ("invalid_choice", "Must be one of {expected}."),
+# A layer's type picks its model: say so when it is missing or unknown.
+_FIELD_ERRORS: dict[str, tuple[str, str]] = {
+    **FIELD_ERRORS,
     "union_tag_invalid": (
         "invalid_choice",
         "Unknown layer type {tag!r}; use one of {expected_tags}.",
@@ -112,20 +106,6 @@ _CODES: dict[str, tuple[str, str]] = {
         "missing",
         "A layer needs a 'type': image, product_image, text or shape.",
     ),
-    "string_type": ("invalid_type", "Must be a text string."),
-    "int_type": ("invalid_type", "Must be a whole number."),
-    "int_parsing": ("invalid_type", "Must be a whole number."),
-    "int_from_float": ("invalid_type", "Must be a whole number."),
-    "float_type": ("invalid_type", "Must be a number."),
-    "float_parsing": ("invalid_type", "Must be a number."),
-    "bool_type": ("invalid_type", "Must be true or false."),
-    "bool_parsing": ("invalid_type", "Must be true or false."),
-    "list_type": ("invalid_type", "Must be a list."),
-    "tuple_type": ("invalid_type", "Must be a list."),
-    "dict_type": ("invalid_type", "Must be an object."),
-    "model_type": ("invalid_type", "Must be an object."),
-    "model_attributes_type": ("invalid_type", "Must be an object."),
-    "string_pattern_mismatch": ("invalid_format", "Has characters that are not allowed here."),
 }
 
 
@@ -179,12 +159,8 @@ def pydantic_problems(exc: ValidationError, root: str) -> list[Problem]:
             code, message = "invalid_box", "A box is [x, y, width, height] in whole canvas pixels."
         elif etype == "string_pattern_mismatch" and field in _PATTERN_MESSAGES:
             code, message = _PATTERN_MESSAGES[field]
-        elif etype in _CODES:
-            code, template = _CODES[etype]
-            try:
-                message = template.format(field=loc[-1] if loc else "", **ctx)
-            except (KeyError, IndexError, ValueError):
-                message = err["msg"]
+        elif (known := field_error(etype, loc[-1] if loc else "", ctx, err["msg"], _FIELD_ERRORS)) is not None:
+            code, message = known
         else:  # our PydanticCustomError codes (invalid_box, invalid_size) and anything unforeseen
             code, message = etype, err["msg"]
         out.append(Problem(json_path(loc, root), code, message))

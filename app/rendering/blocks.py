@@ -18,14 +18,12 @@ receives ``block`` (the normalized params), ``slot`` (the :class:`SlotDecision`)
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -39,6 +37,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.core.problems import FIELD_ERRORS, Problem, field_error
+from app.core.problems import json_path as problem_path
+
 BLOCKS_SUBDIR = "blocks"
 # What a render adds to a hero block's params for its template (app/serving/render.py).
 RENDER_ADDED_PARAMS = frozenset({"banner_url", "banner_urls", "banner_crowd"})
@@ -48,61 +49,18 @@ TEMPLATE_SUFFIX = ".html.j2"
 # errors
 
 
-class ParamError(NamedTuple):
-    """One problem with a block's params: where, what (machine code), and why (for people)."""
-
-    path: str  # JSON path, e.g. "$.params.pool.categories[2]"
-    code: str  # e.g. "missing", "too_long", "out_of_range", "invalid_url"
-    message: str
-
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ParamError = Problem  # one problem with a block's params: where (JSON path), what, why
 
 
 def json_path(loc: tuple[Any, ...] | list[Any], root: str = "$.params") -> str:
-    """``("pool", "categories", 2)`` -> ``$.params.pool.categories[2]``; odd keys are quoted."""
-    out = [root]
-    for part in loc:
-        if isinstance(part, int):
-            out.append(f"[{part}]")
-        elif isinstance(part, str) and _IDENT.match(part):
-            out.append(f".{part}")
-        else:
-            out.append("[" + json.dumps(str(part), ensure_ascii=False) + "]")
-    return "".join(out)
+    """``("pool", "categories", 2)`` -> ``$.params.pool.categories[2]`` (app.core.problems)."""
+    return problem_path(loc, root)
 
 
-# pydantic error type -> (our code, message template). Message templates use the
-# pydantic error ``ctx`` (e.g. max_length) and {field}.
-_CODES: dict[str, tuple[str, str]] = {
-    "missing": ("missing", "This field is required."),
+# Block params say which fields there are, and need a timezone on every date.
+_FIELD_ERRORS: dict[str, tuple[str, str]] = {
+    **FIELD_ERRORS,
     "extra_forbidden": ("unknown_field", "Unknown field {field!r}; allowed fields: {allowed}."),
-    "string_too_short": ("too_short", "Must not be empty."),
-    "string_too_long": ("too_long", "Must be at most {max_length} characters long."),
-    "too_short": ("too_few", "Needs at least {min_length} item(s)."),
-    "too_long": ("too_many", "Allows at most {max_length} item(s)."),
-    "greater_than_equal": ("out_of_range", "Must be at least {ge}."),
-    "greater_than": ("out_of_range", "Must be greater than {gt}."),
-    "less_than_equal": ("out_of_range", "Must be at most {le}."),
-    "less_than": ("out_of_range", "Must be less than {lt}."),
-    "multiple_of": ("invalid_value", "Must be a multiple of {multiple_of}."),
-    "decimal_max_places": ("invalid_value", "Allows at most {decimal_places} decimals."),
-    "literal_error": ("invalid_choice", "Must be one of {expected}."),
-    "enum": ("invalid_choice", "Must be one of {expected}."),
-    "string_type": ("invalid_type", "Must be a text string."),
-    "int_type": ("invalid_type", "Must be a whole number."),
-    "int_parsing": ("invalid_type", "Must be a whole number."),
-    "int_from_float": ("invalid_type", "Must be a whole number."),
-    "float_type": ("invalid_type", "Must be a number."),
-    "float_parsing": ("invalid_type", "Must be a number."),
-    "finite_number": ("invalid_type", "Must be a finite number."),
-    "bool_type": ("invalid_type", "Must be true or false."),
-    "bool_parsing": ("invalid_type", "Must be true or false."),
-    "list_type": ("invalid_type", "Must be a list."),
-    "dict_type": ("invalid_type", "Must be an object."),
-    "model_type": ("invalid_type", "Must be an object."),
-    "model_attributes_type": ("invalid_type", "Must be an object."),
-    "string_pattern_mismatch": ("invalid_format", "Has characters that are not allowed here."),
     "timezone_aware": (
         "invalid_datetime",
         "The date and time needs a timezone, e.g. 2025-06-18T23:59:59+08:00.",
@@ -115,34 +73,22 @@ def _pydantic_errors(exc: ValidationError, model: type[BaseModel]) -> list[Param
     for e in exc.errors(include_url=False):
         loc = tuple(p for p in e["loc"] if p != "[key]")
         etype = e["type"]
-        ctx = {k: _num(v) for k, v in (e.get("ctx") or {}).items()}
+        ctx = dict(e.get("ctx") or {})
+        if etype == "extra_forbidden":
+            ctx["allowed"] = ", ".join(_allowed_fields(model, loc[:-1])) or "none"
         if etype.startswith(("datetime_", "date_", "time_")):
             code, msg = (
                 "invalid_datetime",
                 "Must be an ISO 8601 date and time with a timezone, e.g. 2025-06-18T23:59:59+08:00.",
             )
-        elif etype in _CODES:
-            code, tmpl = _CODES[etype]
-            field = loc[-1] if loc else ""
-            if etype == "extra_forbidden":
-                ctx["allowed"] = ", ".join(_allowed_fields(model, loc[:-1])) or "none"
-            try:
-                msg = tmpl.format(field=field, **ctx)
-            except (KeyError, IndexError, ValueError):
-                msg = e["msg"]
+        elif (known := field_error(etype, loc[-1] if loc else "", ctx, e["msg"], _FIELD_ERRORS)) is not None:
+            code, msg = known
         elif etype == "value_error":
             code, msg = "invalid_value", str(ctx.get("error") or e["msg"]).removeprefix("Value error, ")
         else:  # our own PydanticCustomError codes (invalid_url, …) and anything unforeseen
             code, msg = etype, e["msg"]
         out.append(ParamError(json_path(loc), code, msg))
     return out
-
-
-def _num(value: Any) -> Any:
-    """10.0 -> 10 in messages."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
