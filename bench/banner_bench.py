@@ -42,7 +42,7 @@ from app.banners.compose import (
 from app.banners.fonts import clear_font_caches, system_cjk_font
 from app.banners.pictures import clear_picture_caches
 from app.banners.validation import validate_template
-from tests.unit.banners.helpers import Elements, gradient, product_photo
+from tests.unit.banners.helpers import Elements, five_layers, gradient, product_photo
 
 
 def bare_pillow(background: Image.Image, i: int) -> float:
@@ -68,35 +68,7 @@ def main() -> None:
     photo = shop.add_image(product_photo(1200))
     body = {
         "canvas": {"width": 1200, "height": 400, "background": "#fff7f0"},
-        "layers": [
-            {"id": "bg", "type": "image", "element": bg, "box": [0, 0, 1200, 400]},
-            {"id": "product", "type": "product_image", "box": [800, 40, 360, 320], "cutout": True},
-            {
-                "id": "title",
-                "type": "text",
-                "text": "{crowd_name}专享 · {right}",
-                "size": [24, 64],
-                "box": [60, 50, 680, 170],
-            },
-            {
-                "id": "sub",
-                "type": "text",
-                "text": "{product_title} 限时到手价，错过再等一年",
-                "size": [16, 28],
-                "max_lines": 1,
-                "color": "#666666",
-                "box": [60, 240, 560, 44],
-            },
-            {
-                "id": "badge",
-                "type": "shape",
-                "shape": "badge",
-                "box": [640, 250, 120, 120],
-                "fill": "#e4393c",
-                "text": "¥{product_price}",
-                "size": [14, 36],
-            },
-        ],
+        "layers": five_layers(bg),  # the same five layers the golden tests compose
     }
     template, _ = validate_template(body, shop.info, load_font=shop.load_font)
     products = [ProductArt("明前龙井", 268, photo)]

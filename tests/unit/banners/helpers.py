@@ -113,6 +113,34 @@ def product_photo(size: int = 600, seed: int = 7) -> Image.Image:
     return im
 
 
+def five_layers(background: str) -> list[dict[str, object]]:
+    """The issue's benchmark banner for 1200×400: background, cut-out product, a title and a
+    subtitle that shrink to fit, a price badge (the golden tests draw it too, with more)."""
+    return [
+        {"id": "bg", "type": "image", "element": background, "box": [0, 0, 1200, 400]},
+        {"id": "product", "type": "product_image", "box": [800, 40, 360, 320], "cutout": True},
+        {"id": "title", "type": "text", "text": "{crowd_name}专享 · {right}", "size": [24, 64], "box": [60, 50, 680, 170]},
+        {
+            "id": "sub",
+            "type": "text",
+            "text": "{product_title} 限时到手价，错过再等一年",
+            "size": [16, 28],
+            "color": "#666666",
+            "max_lines": 1,
+            "box": [60, 240, 560, 44],
+        },
+        {
+            "id": "badge",
+            "type": "shape",
+            "shape": "badge",
+            "box": [640, 250, 120, 120],
+            "fill": "#e4393c",
+            "text": "¥{product_price}",
+            "size": [14, 36],
+        },
+    ]
+
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

@@ -27,6 +27,7 @@ from app.banners.template import BannerTemplate, layout, literal_text
 from app.banners.text import fit_text
 from app.banners.validation import validate_template
 from tests.unit.banners.helpers import (
+    five_layers,
     Elements,
     assert_golden,
     gradient,
@@ -63,33 +64,7 @@ def banner_body(shop: Elements) -> dict[str, Any]:
             }
         ],
         "layers": [
-            {"id": "bg", "type": "image", "element": element(shop, 0), "box": [0, 0, 1200, 400]},
-            {"id": "product", "type": "product_image", "box": [800, 40, 360, 320], "cutout": True},
-            {
-                "id": "title",
-                "type": "text",
-                "text": "{crowd_name}专享 · {right}",
-                "size": [24, 64],
-                "box": [60, 50, 680, 170],
-            },
-            {
-                "id": "sub",
-                "type": "text",
-                "text": "{product_title} 限时到手价，错过再等一年",
-                "size": [16, 28],
-                "color": "#666666",
-                "max_lines": 1,
-                "box": [60, 240, 560, 44],
-            },
-            {
-                "id": "badge",
-                "type": "shape",
-                "shape": "badge",
-                "box": [640, 250, 120, 120],
-                "fill": "#e4393c",
-                "text": "¥{product_price}",
-                "size": [14, 36],
-            },
+            *five_layers(element(shop, 0)),
             {
                 "id": "cta",
                 "type": "shape",
