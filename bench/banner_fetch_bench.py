@@ -25,6 +25,7 @@ bare endpoint make the figures comparable across noisy machines.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -33,34 +34,39 @@ import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import seed_demo, served, show, summary, wrk
+from bench.common import seed_demo, served, show_against_bare, summary, wrk
 
 # Visitors of the demo shop that land in the banner's five variants (base, new visitors,
 # dormant, birthday month, top spenders) with its seed of 300 visitors and 60 products.
 VARIANT_VISITORS = ("member-wang", "newcomer-42", "v00005", "vip-lin", "v00010")
 
-WRK_ROTATE = """
-local paths = {%(paths)s}
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format("GET", paths[(n %% #paths) + 1], %(headers)s)
-end
-"""
 
 
-def banner_urls(base: str, key: str) -> list[str]:
-    import httpx
+def rotation(requests: list[tuple[str, dict[str, str]]]) -> str:
+    """A wrk script sending these GET requests (path, headers) in turn."""
+    def lua_headers(headers: dict[str, str]) -> str:
+        return ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
 
+    entries = ", ".join(f"{{{json.dumps(path)}, {{{lua_headers(h)}}}}}" for path, h in requests)
+    return (
+        f"local reqs = {{{entries}}}\nlocal n = 0\n"
+        "request = function()\n  n = n + 1\n  local r = reqs[(n % #reqs) + 1]\n"
+        '  return wrk.format("GET", r[1], r[2])\nend\n'
+    )
+
+
+def banner_urls(client: httpx.Client, key: str) -> list[str]:
+    """The hero banner URL of each variant visitor's page (over HTTP, or the test client)."""
     urls = []
     for vid in VARIANT_VISITORS:
-        r = httpx.post(
-            f"{base}/v1/shops/demo/render",
+        r = client.post(
+            "/v1/shops/demo/render",
             json={"visitor_id": vid, "page": "home", "preview": True},
             headers={"Authorization": f"Bearer {key}"},
-            timeout=30,
         )
         r.raise_for_status()
         hero = next(s for s in r.json()["slots"] if s["slot_id"] == "hero")
@@ -69,35 +75,27 @@ def banner_urls(base: str, key: str) -> list[str]:
 
 
 def http_bench(data_dir: Path, key: str, seconds: float, connections: int) -> dict[str, dict[str, float]]:
-    import httpx
-
     rows: dict[str, dict[str, float]] = {}
-    with served(data_dir) as base:
-        urls = banner_urls(base, key)
+    with served(data_dir) as base, httpx.Client(base_url=base, timeout=60) as client:
+        urls = banner_urls(client, key)
         print(f"{len(set(urls))} banner variants; composing each once ...", flush=True)
         etags = []
         for url in urls:
-            r = httpx.get(base + url, timeout=60)
+            r = client.get(url)
             r.raise_for_status()
             etags.append(r.headers["etag"])
-        paths = ", ".join(f'"{u}"' for u in urls)
         wrk(f"{base}/healthz", 2, connections)  # warm-up
         print(f"\n{seconds:.0f}s per endpoint, {connections} connections, 1 server worker, wrk on the same machine\n")
         rows["bare GET /healthz"] = wrk(f"{base}/healthz", seconds, connections)
-        rows["banner hit (200)"] = wrk(base, seconds, connections, WRK_ROTATE % {"paths": paths, "headers": "nil"})
+        rows["banner hit (200)"] = wrk(base, seconds, connections, rotation([(u, {}) for u in urls]))
         # every variant's URL with its own ETag: a browser revalidating
-        reval = "\n".join(
-            f'  if n % {len(urls)} == {i} then return wrk.format("GET", "{u}", {{["If-None-Match"] = \'{e}\'}}) end'
-            for i, (u, e) in enumerate(zip(urls, etags, strict=True))
-        )
-        script = "local n = 0\nrequest = function()\n  n = n + 1\n" + reval + "\nend\n"
-        rows["banner revalidate (304)"] = wrk(base, seconds, connections, script)
+        revalidations = [(u, {"If-None-Match": e}) for u, e in zip(urls, etags, strict=True)]
+        rows["banner revalidate (304)"] = wrk(base, seconds, connections, rotation(revalidations))
     return rows
 
 
 def in_process_bench(data_dir: Path, key: str, n: int) -> dict[str, dict[str, float]]:
     warnings.simplefilter("ignore")
-    import httpx
     from fastapi.testclient import TestClient
 
     from app.api.app import create_app
@@ -107,10 +105,7 @@ def in_process_bench(data_dir: Path, key: str, n: int) -> dict[str, dict[str, fl
     with TestClient(create_app(Settings(admin_token="x", redis_url=None, data_dir=data_dir))) as c:
         banners = c.app.state.storefront.banners
         app = c.app
-        urls = []
-        for vid in VARIANT_VISITORS:
-            r = c.post("/v1/shops/demo/render", json={"visitor_id": vid, "page": "home", "preview": True}, headers={"Authorization": f"Bearer {key}"})
-            urls.append(next(s for s in r.json()["slots"] if s["slot_id"] == "hero")["params"]["banner_url"])
+        urls = banner_urls(c, key)
         parts = []
         for url in urls:
             split = urlsplit(url)
@@ -168,13 +163,7 @@ def main() -> None:
     print("\nin-process, the real app and embedded Redis:")
     inner = in_process_bench(data_dir, key, args.n)
     rows = http_bench(data_dir, key, args.seconds, args.connections)
-    for name, row in rows.items():
-        show(name, row)
-    bare = rows["bare GET /healthz"]
-    print()
-    for name in ("banner hit (200)", "banner revalidate (304)"):
-        r = rows[name]
-        print(f"{name:<28} throughput {r['rps'] / bare['rps']:.2f}x of bare,  p50 {r['p50_ms'] / bare['p50_ms']:.1f}x,  p99 {r['p99_ms'] / bare['p99_ms']:.1f}x of bare")
+    show_against_bare(rows, "bare GET /healthz")
     a, b = inner["ASGI banner request"], inner["ASGI bare /healthz"]
     print(f"{'in-process banner request':<28} p50 {a['p50_ms'] / b['p50_ms']:.2f}x,  p99 {a['p99_ms'] / b['p99_ms']:.2f}x of the in-process bare request")
 

@@ -106,3 +106,14 @@ def wrk(url: str, seconds: float, connections: int, script: str | None = None) -
 
 def show(name: str, row: dict[str, float]) -> None:
     print(f"{name:<28} {row['rps']:>9.0f} req/s   p50 {row['p50_ms']:7.2f} ms   p90 {row['p90_ms']:7.2f} ms   p99 {row['p99_ms']:7.2f} ms")
+
+
+def show_against_bare(rows: dict[str, dict[str, float]], bare: str) -> None:
+    """Every row, then each one's throughput and latency as a ratio to the bare endpoint's."""
+    for name, row in rows.items():
+        show(name, row)
+    b = rows[bare]
+    print()
+    for name, r in rows.items():
+        if name != bare:
+            print(f"{name:<28} throughput {r['rps'] / b['rps']:.2f}x of bare,  p50 {r['p50_ms'] / b['p50_ms']:.1f}x,  p99 {r['p99_ms'] / b['p99_ms']:.1f}x of bare")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import seed_demo, served, show, summary, wrk
+from bench.common import seed_demo, served, show_against_bare, summary, wrk
 
 WRK_SCRIPT = """
 math.randomseed(%(seed)d)
@@ -104,13 +104,7 @@ def main() -> None:
         rows["bare GET /healthz"] = wrk(f"{base}/healthz", args.seconds, args.connections)
         rows["render json"] = wrk(base, args.seconds, args.connections, script["json"])
         rows["render html"] = wrk(base, args.seconds, args.connections, script["html"])
-    for name, row in rows.items():
-        show(name, row)
-    b = rows["bare GET /healthz"]
-    print()
-    for name in ("render json", "render html"):
-        r = rows[name]
-        print(f"{name:<28} throughput {r['rps'] / b['rps']:.2f}x of bare,  p50 {r['p50_ms'] / b['p50_ms']:.1f}x,  p99 {r['p99_ms'] / b['p99_ms']:.1f}x of bare")
+    show_against_bare(rows, "bare GET /healthz")
     print()
     core_bench(data_dir, 3000, args.visitors)
     if args.json:
