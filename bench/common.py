@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmarks: a served demo shop and latency statistics."""
+"""Shared pieces of the benchmarks (and of the CLI tests): a served demo shop, wrk, and
+latency statistics."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def served(data_dir: Path, workers: int = 1) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
+        else:
+            raise RuntimeError(f"storefront serve did not become ready on {base} within 60 s")
         yield base
     finally:
         proc.terminate()

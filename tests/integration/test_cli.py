@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import csv
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-ADMIN = "cli-admin-token"
+from bench.common import ADMIN, env_for, served
 
 
 def run(args: list[str], data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STOREFRONT_DATA_DIR": str(data_dir), "STOREFRONT_ADMIN_TOKEN": ADMIN}
-    env.pop("STOREFRONT_REDIS_URL", None)
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], check=False, env=env_for(data_dir), capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -38,32 +27,13 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_serve_with_the_demo_shop_over_real_http(demo_dir: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "STOREFRONT_DATA_DIR": str(demo_dir), "STOREFRONT_ADMIN_TOKEN": ADMIN}
-    env.pop("STOREFRONT_REDIS_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the service did not become ready")
+    with served(demo_dir) as base:
         page = httpx.get(f"{base}/", follow_redirects=True, timeout=10)
         assert page.status_code == 200 and "vip-lin" in page.text and "newcomer-42" in page.text
         # the demo visitors land in different crowds and so see different heroes
         assert page.text.count("<iframe") >= 2
         created = httpx.post(f"{base}/v1/shops", json={"shop_id": "cli-made", "name": "x"}, headers={"Authorization": f"Bearer {ADMIN}"})
         assert created.status_code == 201
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
     # the embedded Redis stopped with the service
     assert not (demo_dir / "redis" / "redis.sock").exists() or run(["import-orders", "--shop", "nope", "/dev/null"], demo_dir).returncode != 0
 
