@@ -55,10 +55,9 @@ class BannerHits:
 
     @staticmethod
     async def _answer(scope: Scope, send: Send, data: bytes | None, digest: str, fmt: str) -> bool:
-        etag = etag_of(digest).encode()
         inm = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
-        common = [(b"cache-control", IMMUTABLE.encode()), (b"etag", etag)]
-        if inm is not None and not_modified(inm.decode("latin-1"), etag.decode()):
+        common = [(k.lower().encode(), v.encode()) for k, v in picture_headers(digest).items()]
+        if inm is not None and not_modified(inm.decode("latin-1"), etag_of(digest)):
             # The digest names the content: a browser holding it needs nothing more, even
             # when this process has not got the picture in memory.
             await send({"type": "http.response.start", "status": 304, "headers": common})
