@@ -63,11 +63,12 @@ def rank_on_dask(
 
     workers = max(1, len(client.scheduler_info()["workers"]))
     parts = max(1, min(partitions or workers, len(groups)))
-    ends = np.cumsum(groups)
-    # the list after which each partition ends: the first whose end passes k/parts of the rows
-    cuts = [int(np.searchsorted(ends, ends[-1] * k / parts)) + 1 for k in range(1, parts)]
-    group_chunks = tuple(np.diff([0, *sorted(set(cuts) - {0, len(groups)}), len(groups)]).tolist())
-    row_chunks = tuple(int(sum(c)) for c in np.split(np.array(groups), np.cumsum(group_chunks)[:-1]))
+    ends = np.cumsum(groups)  # the row after each list
+    # partition edges, in lists: where the k-th share of the rows is passed
+    inner = {int(np.searchsorted(ends, ends[-1] * k / parts)) + 1 for k in range(1, parts)} - {len(groups)}
+    edges = [0, *sorted(inner), len(groups)]
+    group_chunks = tuple(np.diff(edges).tolist())
+    row_chunks = tuple(np.diff([0, *(int(ends[e - 1]) for e in edges[1:])]).tolist())
     dX = da.from_array(X, chunks=(row_chunks, X.shape[1]))
     dy = da.from_array(y, chunks=(row_chunks,))
     dinit = da.from_array(init_score, chunks=(row_chunks,))
