@@ -20,26 +20,40 @@ GrowthBook's, checked against its cross-SDK test vectors in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 _FNV_OFFSET = 0x811C9DC5
 _FNV_PRIME = 0x01000193
 WEIGHT_TOLERANCE = 0.01  # weights summing to 1 within this are taken as given
 
 
-def fnv1a32(text: str) -> int:
-    """The 32-bit FNV-1a hash of ``text``'s UTF-16 code units, as JavaScript strings hash."""
-    h = _FNV_OFFSET
-    data = text.encode("utf-16-le")
-    for i in range(0, len(data), 2):
-        h ^= data[i] | (data[i + 1] << 8)
-        h = (h * _FNV_PRIME) & 0xFFFFFFFF
+def fnv1a32(text: str, h: int = _FNV_OFFSET) -> int:
+    """The 32-bit FNV-1a hash of ``text``'s UTF-16 code units, as JavaScript strings hash.
+
+    ``h``: the state after a prefix (FNV is a stream: hash(a + b) continues hash(a)).
+    """
+    # ASCII text (ids, seeds, the decimal string of the first hash): a code unit is a byte,
+    # and iterating bytes is several times faster than decoding UTF-16 pairs.
+    units = text.encode("ascii") if text.isascii() else memoryview(text.encode("utf-16-le")).cast("H")
+    for u in units:
+        h = ((h ^ u) * _FNV_PRIME) & 0xFFFFFFFF
     return h
 
 
+@lru_cache(maxsize=1024)
+def _prefix_state(seed: str) -> int:
+    """The hash state after an experiment's seed: hashed once, not on every page view."""
+    return fnv1a32(seed)
+
+
+@lru_cache(maxsize=1 << 16)
 def hash_unit(seed: str, value: str, version: int = 2) -> float | None:
-    """The visitor's place in [0, 1) for this seed; None for an unknown hash version."""
+    """The visitor's place in [0, 1) for this seed; None for an unknown hash version.
+
+    Memoized: a returning visitor's page views ask the same question again.
+    """
     if version == 2:
-        return (fnv1a32(str(fnv1a32(seed + value))) % 10000) / 10000
+        return (fnv1a32(str(fnv1a32(value, _prefix_state(seed)))) % 10000) / 10000
     if version == 1:
         return (fnv1a32(value + seed) % 1000) / 1000
     return None
