@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app.core.assignment import Assignment
+
 
 @dataclass(frozen=True)
 class CrowdScore:
@@ -62,6 +64,8 @@ class PageDecision:
     attributes: Mapping[str, Any] = field(default_factory=dict)  # the attributes the rules saw
     model_version: str | None = None  # the attribute model set in use, if any
     ranker_version: str | None = None  # the product ranker in use, if any (else popularity ranks)
+    experiments: tuple[Assignment, ...] = ()  # the visitor's variant of each running experiment
+    in_holdout: bool = False  # the shop's global holdout: no personalization on this page view
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -95,6 +95,14 @@ def choose_variant(slot: Slot, scores: Mapping[str, CrowdScore]) -> tuple[str, s
     return v.block, v.crowd, f"crowd {v.crowd} (priority {s.priority}, score {s.score:.2f}, {s.source})"
 
 
+def pick_block(slot: Slot, scores: Mapping[str, CrowdScore], forced: Mapping[str, tuple[str, str]]) -> tuple[str, str | None, str]:
+    """The block for a slot: an experiment's forced block (with its reason) first, else by crowd."""
+    if slot.slot_id in forced:
+        block_id, reason = forced[slot.slot_id]
+        return block_id, None, reason
+    return choose_variant(slot, scores)
+
+
 def products_for(block: Block, inputs: ProductInputs) -> tuple[ScoredProduct, ...]:
     candidates = candidates_for(block, inputs.catalog)
     rules = MerchRules.from_params(block.params)
@@ -128,12 +136,14 @@ def decide_page(
     products: ProductInputs,
     attributes: Mapping[str, Any],
     fallbacks: Sequence[Fallback] = (),
+    forced: Mapping[str, tuple[str, str]] | None = None,
 ) -> PageDecision:
+    """``forced``: slot id -> (block id, reason) set by the visitor's experiments."""
     scores = {s.id: s for s in crowd_scores}
     slots: list[SlotDecision] = []
     fell_back = list(fallbacks)
     for slot in page.slots:
-        block_id, crowd, reason = choose_variant(slot, scores)
+        block_id, crowd, reason = pick_block(slot, scores, forced or {})
         block = blocks.get(block_id)
         if block is None and block_id != slot.default:
             fell_back.append(Fallback("block", f"slot {slot.slot_id}: block {block_id} is missing", f"default block {slot.default}"))

@@ -3,6 +3,7 @@
 Who may point at what:
 
     page   -> crowd, block      (slots' default and per-crowd variants)
+    experiment -> crowd, page, block, banner  (target crowd and what its lever changes)
     block  -> banner            (a hero banner block's ``params.banner``)
     banner -> element, crowd    (layers' pictures and fonts; per-crowd variants)
 
@@ -21,7 +22,7 @@ from typing import Any
 class Reference:
     """One pointer from a configuration item (the owner) to another (the target)."""
 
-    owner_kind: str  # "page" | "block" | "banner"
+    owner_kind: str  # "page" | "block" | "banner" | "experiment"
     owner_id: str
     path: str  # JSON path inside the owner's body, e.g. "$.slots[0].variants[1].crowd"
     kind: str  # the target's kind: "crowd" | "block" | "banner" | "element"
@@ -62,6 +63,20 @@ def banner_references(banner_id: str, banner: Mapping[str, Any]) -> list[Referen
     return refs
 
 
+def experiment_references(exp_id: str, exp: Mapping[str, Any]) -> list[Reference]:
+    refs: list[Reference] = []
+    if isinstance(exp.get("target_crowd"), str):
+        refs.append(Reference("experiment", exp_id, "$.target_crowd", "crowd", exp["target_crowd"]))
+    lever = exp.get("lever") or {}
+    for field in ("page", "banner"):
+        if isinstance(lever.get(field), str):
+            refs.append(Reference("experiment", exp_id, f"$.lever.{field}", field, lever[field]))
+    for i, v in enumerate(exp.get("variants", ())):
+        if isinstance(v.get("block"), str):
+            refs.append(Reference("experiment", exp_id, f"$.variants[{i}].block", "block", v["block"]))
+    return refs
+
+
 def all_references(configs: Mapping[str, Mapping[str, Any]]) -> Iterator[Reference]:
     for page_id, page in configs.get("page", {}).items():
         yield from page_references(page_id, page)
@@ -69,6 +84,8 @@ def all_references(configs: Mapping[str, Mapping[str, Any]]) -> Iterator[Referen
         yield from block_references(block_id, block)
     for banner_id, banner in configs.get("banner", {}).items():
         yield from banner_references(banner_id, banner)
+    for exp_id, exp in configs.get("experiment", {}).items():
+        yield from experiment_references(exp_id, exp)
 
 
 def dangling_references(configs: Mapping[str, Mapping[str, Any]]) -> list[Reference]:

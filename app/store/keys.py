@@ -16,7 +16,7 @@ SHOP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 CONFIG_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-CONFIG_KINDS = ("crowd", "block", "page", "element", "banner")
+CONFIG_KINDS = ("crowd", "block", "page", "element", "banner", "experiment")
 
 SHOPS = "sf:shops"  # set of all shop ids (admin listing); global, not per shop
 
@@ -140,3 +140,23 @@ def event_log(shop_id: str) -> str:
 def exposure_log(shop_id: str) -> str:
     """Stream of render decisions (capped): what each visitor was shown and why."""
     return f"{_p(shop_id)}:exposures"
+
+
+def experiment_exposures(shop_id: str, exp_id: str, phase: int) -> str:
+    """Hash: visitor -> "variant|first exposure ms|pre-exposure spend cents|orders|clicks",
+    written once per visitor and phase (HSETNX): the first exposure is the one that counts."""
+    return f"{_p(shop_id)}:xp:{exp_id}:{phase}:exposed"
+
+
+def experiment_outcomes(shop_id: str, exp_id: str, phase: int) -> str:
+    """Hash: visitor -> "orders|revenue cents|first purchase ms|clicks" after their first exposure."""
+    return f"{_p(shop_id)}:xp:{exp_id}:{phase}:outcomes"
+
+
+def attribution_cursor(shop_id: str) -> str:
+    """String: the event-log stream id up to which events have been attributed."""
+    return f"{_p(shop_id)}:xp-cursor"
+
+
+def attribution_lock(shop_id: str) -> str:
+    return f"{_p(shop_id)}:xp-lock"
