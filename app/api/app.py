@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api import errors
 from app.api.banner_hits import BannerHits
 from app.api.routes import banners as banners_routes
-from app.api.routes import catalog, crowds, demo, health, pages, render, shops, visitors
+from app.api.routes import catalog, crowds, demo, experiments, health, pages, render, shops, visitors
 from app.api.state import AppState
 from app.banners.compose import warm_up as banner_warm_up
 from app.config import Settings
@@ -127,6 +127,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestBodies)
     app.add_middleware(BannerHits)  # added last, so it runs first: a banner hit skips the rest
     errors.install(app)
-    for module in (health, shops, catalog, visitors, crowds, pages, banners_routes, render, demo):
+    for module in (health, shops, catalog, visitors, crowds, pages, banners_routes, experiments, render, demo):
         app.include_router(module.router)
     return app

@@ -132,5 +132,11 @@ class RenderIn(Strict):
     preview: bool = False
 
 
+class ExperimentSettingsIn(Strict):
+    # Half the shop unpersonalized is already a very expensive measurement; more is a mistake.
+    holdout: float = Field(ge=0, le=0.5)
+
+
 class SettingsIn(Strict):
     derived: dict[str, Any] = Field(default_factory=dict)
+    experiments: ExperimentSettingsIn | None = None  # None: unchanged

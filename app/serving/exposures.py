@@ -1,6 +1,6 @@
 """The exposure log: one entry per (non-preview) render, written in batches.
 
-A render hands its entry over and answers at once; a background task writes what
+A render hands its entry (and its visitor's experiment exposures) over and answers at once; a background task writes what
 has gathered every ``interval_s`` (or sooner when ``batch`` entries wait) in one
 pipeline. With the embedded Redis fsyncing every write, one batch costs one fsync
 instead of one per page view. A crash of the service loses at most the entries of
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from app.experiments.attribution import Exposure
+from app.store import experiments as experiment_store
 from app.store.visitors import queue_exposure
 
 log = logging.getLogger("storefront.exposures")
@@ -28,6 +31,11 @@ class ExposureLog:
         self.batch = batch
         self.max_pending = max_pending
         self._pending: list[tuple[str, Mapping[str, str]]] = []
+        self._first: list[tuple[str, str, int, str, Exposure]] = []  # shop, experiment, phase, visitor, exposure
+        # (shop, experiment, phase, visitor) recently sent: a returning visitor's page views
+        # need no more writes (Redis keeps the first exposure anyway, HSETNX).
+        self._sent: OrderedDict[tuple[str, str, int, str], None] = OrderedDict()
+        self.sent_memory = 200_000
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -41,6 +49,20 @@ class ExposureLog:
         if len(self._pending) >= self.batch:
             self._wake.set()
 
+    def expose(self, shop_id: str, exp_id: str, phase: int, visitor_id: str, exposure: Exposure) -> None:
+        """Record a visitor's first exposure to an experiment phase (later ones are no-ops)."""
+        key = (shop_id, exp_id, phase, visitor_id)
+        if key in self._sent:
+            self._sent.move_to_end(key)
+            return
+        if len(self._first) >= self.max_pending:
+            self.dropped += 1
+            return
+        self._sent[key] = None
+        if len(self._sent) > self.sent_memory:
+            self._sent.popitem(last=False)
+        self._first.append((shop_id, exp_id, phase, visitor_id, exposure))
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -52,25 +74,29 @@ class ExposureLog:
         await self.flush()
 
     async def flush(self) -> int:
-        if not self._pending:
+        if not self._pending and not self._first:
             return 0
         entries, self._pending = self._pending, []
+        firsts, self._first = self._first, []
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for shop_id, fields in entries:
                     queue_exposure(pipe, shop_id, fields)
+                for shop_id, exp_id, phase, visitor_id, exposure in firsts:
+                    experiment_store.queue_exposure(pipe, shop_id, exp_id, phase, visitor_id, exposure)
                 await asyncio.wait_for(pipe.execute(), 5.0)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            log.warning("exposure log write failed (%s); %d entries kept for the next try", type(exc).__name__, len(entries))
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("exposure log write failed (%s); %d entries kept for the next try", type(exc).__name__, len(entries) + len(firsts))
             self._pending[:0] = entries[: self.max_pending - len(self._pending)]
+            self._first[:0] = firsts[: self.max_pending - len(self._first)]
             return 0
-        return len(entries)
+        return len(entries) + len(firsts)
 
     async def _run(self) -> None:
         while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
             await self.flush()

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from app.banners.compose import ProductArt
 from app.banners.template import find_size
+from app.core.assignment import assign, in_holdout
 from app.core.attributes import visitor_attributes
 from app.core.catalog import Product
 from app.core.crowd_probability import score_crowds_with_predictions
@@ -35,10 +36,13 @@ from app.core.page import (
     Block,
     ProductInputs,
     candidates_for,
-    choose_variant,
     decide_page,
+    pick_block,
 )
 from app.core.profile import Behaviour, Context
+from app.experiments.attribution import Exposure
+from app.experiments.definition import HOLDOUT_ID
+from app.experiments.levers import Overrides, overrides_for
 from app.rendering.html import PageRenderer
 from app.scoring.attribute_models import ModelRegistry
 from app.serving.banners import BannerService, CompiledBanner, spec_for
@@ -213,12 +217,28 @@ class RenderService:
             raise PageNotFound(req.page, sorted(config.pages))
         try:
             attributes = self._attributes(config, req, profile, fallbacks)
-            predicted, model_version = await self._predict(config, req, profile, attributes, fallbacks)
+            # The shop's holdout sees no personalization at all: no crowd, no model, no
+            # experiment; popularity ranks and every slot shows its default block.
+            held = in_holdout(shop_id, req.visitor_id, config.holdout.share)
+            predicted, model_version = ({}, None) if held else await self._predict(config, req, profile, attributes, fallbacks)
             crowd_scores = score_crowds_with_predictions(config.crowds, attributes, predicted)
-            rank_scores, ranker_version = await self._rank_scores(config, req, profile, catalog, crowd_scores, fallbacks)
-            decision = self._decide(render_id, config, req, profile, catalog, attributes, crowd_scores, rank_scores, fallbacks)
-            decision = replace(decision, model_version=model_version, ranker_version=ranker_version)
-            decision = self._attach_banners(decision, config, catalog.catalog.products, req)
+            if held:
+                crowd_scores = tuple(replace(c, matched=False, reason="shop holdout: no personalization") for c in crowd_scores)
+            matched = {c.id for c in crowd_scores if c.matched}
+            assignments = tuple(assign(e.spec, req.visitor_id, matched, holdout=held) for e in config.experiments)
+            overrides = overrides_for(config.experiments, assignments)
+            forced = {slot: (o.value, o.reason) for (page, slot), o in overrides.blocks.items() if page == req.page}
+            strategy = overrides.strategy(req.page)
+            rank_scores: dict[str, np.ndarray]
+            if held or (strategy is not None and strategy.value == "popularity"):
+                rank_scores, ranker_version = {}, None
+            else:
+                rank_scores, ranker_version = await self._rank_scores(config, req, profile, catalog, crowd_scores, forced, fallbacks)
+            decision = self._decide(render_id, config, req, profile, catalog, attributes, crowd_scores, rank_scores, fallbacks, forced, held)
+            decision = replace(
+                decision, model_version=model_version, ranker_version=ranker_version, experiments=assignments, in_holdout=held
+            )
+            decision = self._attach_banners(decision, config, catalog.catalog.products, req, overrides)
         except Exception as exc:  # the decision must never cost the storefront its page
             log.exception("render decision failed for shop %s", shop_id)
             fallbacks.append(Fallback("page", f"decision failed ({type(exc).__name__})", "static default page"))
@@ -226,6 +246,7 @@ class RenderService:
         outcome = self._finish(decision, req, catalog.catalog.products, config.shop.name)
         if not req.preview:
             self._log_exposure(outcome.decision, req)
+            self._log_experiments(outcome.decision, config, req, profile.behaviour)
         return outcome
 
     def _attributes(
@@ -278,6 +299,7 @@ class RenderService:
         profile: visitor_store.StoredProfile,
         catalog: Any,
         crowd_scores: tuple[CrowdScore, ...],
+        forced: Mapping[str, tuple[str, str]],
         fallbacks: list[Fallback],
     ) -> tuple[dict[str, np.ndarray], str | None]:
         """The learned ranker's scores for every grid the page will show, in one model call.
@@ -292,7 +314,7 @@ class RenderService:
         by_crowd = {s.id: s for s in crowd_scores}
         chosen: dict[str, Block] = {}
         for slot in config.pages[req.page].slots:
-            block = config.blocks.get(choose_variant(slot, by_crowd)[0])
+            block = config.blocks.get(pick_block(slot, by_crowd, forced)[0])
             if block is not None and block.template in PRODUCT_TEMPLATES:
                 chosen[block.id] = block
         parts = [(bid, candidates_for(b, catalog.catalog)) for bid, b in chosen.items()]
@@ -332,13 +354,15 @@ class RenderService:
         scores: tuple[CrowdScore, ...],
         rank_scores: dict[str, np.ndarray],
         fallbacks: list[Fallback],
+        forced: Mapping[str, tuple[str, str]],
+        held: bool,
     ) -> PageDecision:
         inputs = ProductInputs(
             catalog=catalog.catalog,
             popularity=catalog.stored_popularity,
             popularity_scale=catalog.popularity_scale(req.context.ts),
             now=req.context.ts,
-            category_views=profile.behaviour.viewed_categories,
+            category_views={} if held else profile.behaviour.viewed_categories,
             model_scores=rank_scores,
         )
         return decide_page(
@@ -351,9 +375,12 @@ class RenderService:
             products=inputs,
             attributes=attributes,
             fallbacks=fallbacks,
+            forced=forced,
         )
 
-    def _attach_banners(self, d: PageDecision, config: ShopConfig, products: Mapping[str, Product], req: RenderRequest) -> PageDecision:
+    def _attach_banners(
+        self, d: PageDecision, config: ShopConfig, products: Mapping[str, Product], req: RenderRequest, overrides: Overrides
+    ) -> PageDecision:
         """Hero blocks naming a banner template get its picture's URL for this visitor's crowd.
 
         Only a digest and a signature are computed here; the picture is composed when the
@@ -372,7 +399,11 @@ class RenderService:
                     inputs = banner_inputs(d, config, products)
                 shared, arts = inputs
                 device_size = "mobile" if req.context.device == "mobile" and find_size(banner.template, "mobile") else None
-                crowd = banner_crowd(d, banner, slot.crowd)
+                design = overrides.design(banner.banner_id)
+                if design is not None:  # an experiment's design: "base" or one crowd's variant
+                    crowd = None if design.value == "base" else design.value
+                else:
+                    crowd = banner_crowd(d, banner, slot.crowd)
                 variables = {**shared, "crowd_name": next((c.name for c in config.crowds if c.id == crowd), "")}
                 urls = {
                     size or "default": self.banners.url(banner, spec_for(d.shop_id, banner, crowd, variables, arts, size, "webp"))
@@ -415,3 +446,21 @@ class RenderService:
             "fallbacks": str(len(d.fallbacks)),
         }
         self.exposures.add(d.shop_id, fields)
+
+    def _log_experiments(self, d: PageDecision, config: ShopConfig, req: RenderRequest, behaviour: Behaviour) -> None:
+        """One first exposure per visitor and experiment phase, with the pre-exposure
+        figures (CUPED's covariate); the holdout is logged like an experiment."""
+        if not d.experiments and config.holdout.share <= 0:
+            return
+        at_ms = round(req.context.ts * 1000)
+
+        def exposure(variant: str) -> Exposure:
+            return Exposure(variant, at_ms, behaviour.spend_cents, behaviour.orders, behaviour.clicks)
+
+        phases = {e.id: e.phase for e in config.experiments}
+        for a in d.experiments:
+            if a.variant is not None:
+                self.exposures.expose(d.shop_id, a.experiment, phases[a.experiment], d.visitor_id, exposure(a.variant))
+        if config.holdout.share > 0:
+            variant = "holdout" if d.in_holdout else "personalized"
+            self.exposures.expose(d.shop_id, HOLDOUT_ID, config.holdout.phase, d.visitor_id, exposure(variant))

@@ -19,6 +19,7 @@ from app.core.crowds import Crowd
 from app.core.derived import DerivedSettings
 from app.core.page import Block, Page
 from app.core.ranking import decayed
+from app.experiments.definition import Experiment, HoldoutSetting
 from app.serving.banners import CompiledBanner
 from app.store import catalog as catalog_store
 from app.store import keys
@@ -34,6 +35,8 @@ class ShopConfig:
     pages: dict[str, Page]
     derived_settings: DerivedSettings
     banners: dict[str, CompiledBanner] = field(default_factory=dict)
+    experiments: tuple[Experiment, ...] = ()  # the running ones, by id
+    holdout: HoldoutSetting = field(default_factory=HoldoutSetting)
 
 
 @dataclass
@@ -55,7 +58,10 @@ def build_config(version: int, shop: ShopRecord, cfg: dict[str, dict[str, Any]])
     pages = {pid: Page.from_dict(pid, p) for pid, p in cfg.get("page", {}).items()}
     derived = DerivedSettings.from_mapping(shop.settings.get("derived", {}))
     banners = {bid: CompiledBanner.from_body(bid, body) for bid, body in cfg.get("banner", {}).items()}
-    return ShopConfig(version, shop, crowds, blocks, pages, derived, banners)
+    compiled = (Experiment.from_body(eid, body) for eid, body in sorted(cfg.get("experiment", {}).items()))
+    experiments = tuple(e for e in compiled if e is not None)
+    holdout = HoldoutSetting.from_mapping(shop.settings.get("experiments", {}))
+    return ShopConfig(version, shop, crowds, blocks, pages, derived, banners, experiments, holdout)
 
 
 @dataclass

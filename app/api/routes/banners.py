@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import Merchant, State
 from app.api.banner_hits import etag_of, not_modified, picture_headers
 from app.api.errors import ApiError
-from app.api.routes.configs import ItemId, _reference_check, _refusal, add_config_routes
+from app.api.routes.configs import ItemId, add_config_routes, reference_check, reference_refusal
 from app.banners.compose import ProductArt
 from app.banners.cutout import cut_out
 from app.banners.elements import ElementInfo, ElementLimits, decode_image, inspect_element
@@ -120,7 +120,7 @@ async def delete_element(shop: Merchant, state: State, element_id: str = Element
     try:
         record = await element_store.delete_element(state.redis, shop.shop_id, element_id)
     except ConfigRejected as exc:
-        raise _refusal("element", element_id, True, exc.problems) from None
+        raise reference_refusal("element", element_id, True, exc.problems) from None
     return {"id": element_id, "deleted": True, "version": record.version}
 
 
@@ -159,9 +159,9 @@ async def put_banner(shop: Merchant, state: State, request: Request, tasks: Back
     stored = template.model_dump(mode="json")
     existed = await config_store.get_item(state.redis, shop.shop_id, "banner", item_id) is not None
     try:
-        record = await config_store.write(state.redis, shop.shop_id, "banner", item_id, stored, check=_reference_check("banner", item_id, False))
+        record = await config_store.write(state.redis, shop.shop_id, "banner", item_id, stored, check=reference_check("banner", item_id, False))
     except ConfigRejected as exc:
-        raise _refusal("banner", item_id, False, exc.problems) from None
+        raise reference_refusal("banner", item_id, False, exc.problems) from None
     # Composing every variant in every size takes a moment: after the answer, off the request.
     tasks.add_task(_precompose, state, shop, CompiledBanner.from_body(item_id, stored))
     out = {"id": item_id, "version": record.version, **stored, "warnings": [w.as_dict() for w in warnings]}

@@ -32,7 +32,7 @@ ItemId = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9
 Prepare = Callable[[Any], tuple[dict[str, Any], list[Problem], list[Problem]]]  # body, errors, warnings
 
 
-def _reference_check(kind: str, item_id: str, deleting: bool) -> Callable[[Configs], list[Any]]:
+def reference_check(kind: str, item_id: str, deleting: bool) -> Callable[[Configs], list[Any]]:
     def check(proposed: Configs) -> list[Any]:
         dangling = dangling_references(proposed)
         if deleting:
@@ -43,7 +43,7 @@ def _reference_check(kind: str, item_id: str, deleting: bool) -> Callable[[Confi
     return check
 
 
-def _refusal(kind: str, item_id: str, deleting: bool, refs: list[Any]) -> ApiError:
+def reference_refusal(kind: str, item_id: str, deleting: bool, refs: list[Any]) -> ApiError:
     if deleting:
         problems = [
             Problem(f"{r.owner_kind}:{r.owner_id}{r.path[1:]}", "in_use", f"{r.owner_kind.capitalize()} '{r.owner_id}' uses {kind} '{item_id}' at {r.path}.")
@@ -58,20 +58,32 @@ def _refusal(kind: str, item_id: str, deleting: bool, refs: list[Any]) -> ApiErr
 
 
 def add_config_routes(
-    router: APIRouter, kind: str, plural: str, model: type[BaseModel], prepare: Prepare, *, error_code: str | None = None, with_put: bool = True
+    router: APIRouter,
+    kind: str,
+    plural: str,
+    model: type[BaseModel] | None,
+    prepare: Prepare | None,
+    *,
+    error_code: str | None = None,
+    with_put: bool = True,
+    with_rollback: bool = True,
+    guard_delete: Callable[[str, dict[str, Any]], ApiError | None] | None = None,
 ) -> None:
+    """``guard_delete(id, current body)`` may refuse a delete the references allow
+    (a running experiment, say); ``with_put=False`` leaves PUT to the caller."""
     error_code = error_code or f"invalid_{kind}"
     async def put_item(shop: Merchant, state: State, body: model, item_id: str = ItemId) -> JSONResponse:  # type: ignore[valid-type]
+        assert prepare is not None
         stored, errors, warnings = prepare(body)
         if errors:
             raise ApiError.from_problems(422, error_code, errors)
         existed = await config_store.get_item(state.redis, shop.shop_id, kind, item_id) is not None
         try:
             record = await config_store.write(
-                state.redis, shop.shop_id, kind, item_id, stored, check=_reference_check(kind, item_id, False)
+                state.redis, shop.shop_id, kind, item_id, stored, check=reference_check(kind, item_id, False)
             )
         except ConfigRejected as exc:
-            raise _refusal(kind, item_id, False, exc.problems) from None
+            raise reference_refusal(kind, item_id, False, exc.problems) from None
         out = {"id": item_id, "version": record.version, **stored, "warnings": [w.as_dict() for w in warnings]}
         return JSONResponse(out, status_code=200 if existed else 201)
 
@@ -87,14 +99,18 @@ def add_config_routes(
         return {plural: [{"id": k, **v} for k, v in sorted(cfg[kind].items())]}
 
     async def delete_item(shop: Merchant, state: State, item_id: str = ItemId) -> dict[str, Any]:
-        if await config_store.get_item(state.redis, shop.shop_id, kind, item_id) is None:
+        current = await config_store.get_item(state.redis, shop.shop_id, kind, item_id)
+        if current is None:
             raise ApiError(404, f"{kind}_not_found", f"There is no {kind} '{item_id}' in this shop.")
+        refused = guard_delete(item_id, current) if guard_delete is not None else None
+        if refused is not None:
+            raise refused
         try:
             record = await config_store.write(
-                state.redis, shop.shop_id, kind, item_id, None, check=_reference_check(kind, item_id, True)
+                state.redis, shop.shop_id, kind, item_id, None, check=reference_check(kind, item_id, True)
             )
         except ConfigRejected as exc:
-            raise _refusal(kind, item_id, True, exc.problems) from None
+            raise reference_refusal(kind, item_id, True, exc.problems) from None
         return {"id": item_id, "deleted": True, "version": record.version}
 
     async def list_versions(shop: Merchant, state: State, item_id: str = ItemId) -> dict[str, Any]:
@@ -106,12 +122,12 @@ def add_config_routes(
     async def rollback(shop: Merchant, state: State, body: Rollback, item_id: str = ItemId) -> dict[str, Any]:
         try:
             record = await config_store.rollback(
-                state.redis, shop.shop_id, kind, item_id, body.version, check=_reference_check(kind, item_id, False)
+                state.redis, shop.shop_id, kind, item_id, body.version, check=reference_check(kind, item_id, False)
             )
         except UnknownVersion:
             raise ApiError(404, "version_not_found", f"{kind} '{item_id}' has no version {body.version}.", path="$.version") from None
         except ConfigRejected as exc:
-            raise _refusal(kind, item_id, False, exc.problems) from None
+            raise reference_refusal(kind, item_id, False, exc.problems) from None
         return {"id": item_id, **record.as_dict()}
 
     base = f"/v1/shops/{{shop}}/{plural}"
@@ -121,5 +137,6 @@ def add_config_routes(
     router.add_api_route(base, list_items, methods=["GET"], summary=f"List {plural}")
     router.add_api_route(f"{base}/{{item_id}}", delete_item, methods=["DELETE"], summary=f"Delete a {kind}")
     router.add_api_route(f"{base}/{{item_id}}/versions", list_versions, methods=["GET"], summary=f"Version history of a {kind}")
-    router.add_api_route(f"{base}/{{item_id}}:rollback", rollback, methods=["POST"], summary=f"Roll a {kind} back to a version")
+    if with_rollback:
+        router.add_api_route(f"{base}/{{item_id}}:rollback", rollback, methods=["POST"], summary=f"Roll a {kind} back to a version")
 

@@ -44,6 +44,8 @@ def decision_json(d: PageDecision) -> dict[str, Any]:
             for s in d.slots
         ],
         "fallbacks": [{"step": f.step, "reason": f.reason, "served": f.served} for f in d.fallbacks],
+        "in_holdout": d.in_holdout,
+        "experiments": [a.as_dict() for a in d.experiments],
     }
 
 

@@ -1,5 +1,6 @@
 """Shops: creation with the admin token, settings and key rotation with the merchant key."""
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -9,6 +10,7 @@ from app.api.auth import Merchant, State, require_admin
 from app.api.errors import ApiError, Problem
 from app.api.schemas import CreateShop, SettingsIn
 from app.core.derived import DerivedSettings
+from app.experiments.definition import HoldoutSetting
 from app.store import catalog as catalog_store
 from app.store import shops as shop_store
 from app.store import visitors as visitor_store
@@ -49,7 +51,10 @@ async def get_shop(shop: Merchant, state: State) -> dict[str, Any]:
 
 @router.get("/v1/shops/{shop}/settings", summary="The shop's settings (derived-attribute thresholds)")
 async def get_settings(shop: Merchant) -> dict[str, Any]:
-    return {"derived": DerivedSettings.from_mapping(shop.settings.get("derived", {})).as_dict()}
+    return {
+        "derived": DerivedSettings.from_mapping(shop.settings.get("derived", {})).as_dict(),
+        "experiments": HoldoutSetting.from_mapping(shop.settings.get("experiments", {})).as_dict(),
+    }
 
 
 @router.put("/v1/shops/{shop}/settings", summary="Change the shop's settings")
@@ -58,8 +63,12 @@ async def put_settings(body: SettingsIn, shop: Merchant, state: State) -> dict[s
     if problems:
         raise ApiError.from_problems(422, "invalid_settings", problems)
     derived = DerivedSettings.from_mapping(body.derived).as_dict()
-    await shop_store.put_settings(state.redis, shop.shop_id, {**shop.settings, "derived": derived})
-    return {"derived": derived}
+    holdout = HoldoutSetting.from_mapping(shop.settings.get("experiments", {}))
+    if body.experiments is not None and body.experiments.holdout != holdout.share:
+        # A new share is a new holdout: its results start counting now (a new phase).
+        holdout = HoldoutSetting(body.experiments.holdout, time.time())
+    await shop_store.put_settings(state.redis, shop.shop_id, {**shop.settings, "derived": derived, "experiments": holdout.as_dict()})
+    return {"derived": derived, "experiments": holdout.as_dict()}
 
 
 @router.post("/v1/shops/{shop}/keys:rotate", summary="Replace both keys; the old ones stop working")
