@@ -81,3 +81,26 @@ def test_each_crowd_of_the_demo_sees_its_own_banner(client: TestClient, demo_sho
     assert client.get("/v1/shops/demo-test/banners/hero_crowds", headers=h).status_code == 200
     elements = client.get("/v1/shops/demo-test/elements", headers=h).json()["elements"]
     assert len(elements) == 6 and all(e["kind"] == "image" for e in elements)
+
+
+def test_a_banner_experiment_shows_its_design(client: TestClient, demo_shop: tuple[str, str, str]) -> None:
+    """The banner lever on the demo: the treatment sees the dormant design whatever its crowd."""
+    _, merchant_key, _ = demo_shop
+    h = {"Authorization": f"Bearer {merchant_key}"}
+    body = {
+        "name": "Miss-you banner for all", "lever": {"type": "banner", "banner": "hero_crowds"},
+        "variants": [{"key": "control", "control": True}, {"key": "miss_you", "design": "dormant"}],
+    }
+    assert client.put("/v1/shops/demo-test/experiments/banner-test", json=body, headers=h).status_code == 201
+    assert client.post("/v1/shops/demo-test/experiments/banner-test:start", headers=h).status_code == 200
+    try:
+        seen = set()
+        for i in range(30):
+            r = client.post("/v1/shops/demo-test/render", json={"visitor_id": f"newcomer-b{i}", "page": "home"}, headers=h).json()
+            variant = r["experiments"][0]["variant"]
+            hero = next(s for s in r["slots"] if s["slot_id"] == "hero")["params"]
+            assert hero["banner_crowd"] == ("dormant" if variant == "miss_you" else "new_visitors")
+            seen.add(variant)
+        assert seen == {"control", "miss_you"}
+    finally:
+        client.post("/v1/shops/demo-test/experiments/banner-test:stop", headers=h)
