@@ -28,6 +28,7 @@ from app.banners.template import find_size
 from app.core.attributes import visitor_attributes
 from app.core.catalog import Product
 from app.core.crowd_probability import score_crowds_with_predictions
+from app.core.crowds import as_only_crowd
 from app.core.decision import CrowdScore, Fallback, PageDecision, SlotDecision
 from app.core.features import ranking_matrix, visitor_row
 from app.core.page import (
@@ -70,6 +71,13 @@ class RenderRequest:
     context: Context
     format: str = "json"  # "json" | "html"
     preview: bool = False  # a merchant's preview: not logged as an exposure
+    # The console's preview "as a crowd": that crowd matched (score 1), all others not.
+    # Previews only, so a forced crowd never reaches the exposure log.
+    as_crowd: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.as_crowd is not None and not self.preview:
+            raise ValueError("as_crowd is for previews only")
 
 
 @dataclass(frozen=True)
@@ -215,6 +223,8 @@ class RenderService:
             attributes = self._attributes(config, req, profile, fallbacks)
             predicted, model_version = await self._predict(config, req, profile, attributes, fallbacks)
             crowd_scores = score_crowds_with_predictions(config.crowds, attributes, predicted)
+            if req.as_crowd is not None:
+                crowd_scores = as_only_crowd(crowd_scores, req.as_crowd)
             rank_scores, ranker_version = await self._rank_scores(config, req, profile, catalog, crowd_scores, fallbacks)
             decision = self._decide(render_id, config, req, profile, catalog, attributes, crowd_scores, rank_scores, fallbacks)
             decision = replace(decision, model_version=model_version, ranker_version=ranker_version)
