@@ -59,6 +59,9 @@ def element_data(shop_id: str, element_id: str) -> str:
 BANNER_SECRET = "sf:banner-secret"  # signs banner URLs so that nobody else makes us compose
 
 
+# Signs the console's session cookies (created once, like the banner secret).
+CONSOLE_SECRET = "sf:console-secret"
+
 BANNER_PREFIX = "sf:banner:"
 BANNER_LRU = "sf:banner-lru"  # sorted set: picture name -> last use (ms), oldest evicted first
 BANNER_BYTES = "sf:banner-bytes"  # integer: the bytes of all cached pictures
@@ -102,6 +105,15 @@ def visitor_behaviour(shop_id: str, visitor_id: str) -> str:
     return f"{_p(shop_id)}:v:{visitor_id}:beh"
 
 
+def visitor_behaviour_pattern(shop_id: str) -> str:
+    """SCAN pattern of every behaviour hash of a shop: the visitors events have told of.
+
+    Shop ids hold no glob characters (see :data:`SHOP_ID_PATTERN`); the visitor id is
+    whatever sits between the fixed prefix and suffix.
+    """
+    return f"{_p(shop_id)}:v:*:beh"
+
+
 def visitor_categories(shop_id: str, visitor_id: str) -> str:
     """Hash: category -> number of views."""
     return f"{_p(shop_id)}:v:{visitor_id}:cats"
@@ -140,3 +152,8 @@ def event_log(shop_id: str) -> str:
 def exposure_log(shop_id: str) -> str:
     """Stream of render decisions (capped): what each visitor was shown and why."""
     return f"{_p(shop_id)}:exposures"
+
+
+def operations_index(shop_id: str) -> str:
+    """Hash: local date (YYYY-MM-DD) -> that day's customer-operations index figures (JSON)."""
+    return f"{_p(shop_id)}:opsindex"
