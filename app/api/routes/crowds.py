@@ -7,16 +7,15 @@ which the console's crowd editor uses too.
 import time
 from typing import Any
 
-import anyio
 from fastapi import APIRouter
 
 from app.api.auth import Merchant, State
 from app.api.errors import ApiError, Problem
 from app.api.routes.configs import add_config_routes
 from app.api.schemas import ConditionPreview, ConditionTest, CrowdIn
-from app.core.crowd_editor import condition_problems, preview, rule_test
+from app.core.crowd_editor import condition_problems, rule_test
 from app.core.crowds import missing_matches
-from app.serving.crowd_sample import known_visitor_attributes
+from app.serving.crowd_sample import rule_preview
 
 router = APIRouter(tags=["crowds"])
 
@@ -42,12 +41,7 @@ async def test_condition(body: ConditionTest, shop: Merchant) -> dict[str, Any]:
 @router.post("/v1/shops/{shop}/crowds:preview", summary="How many known visitors a rule matches, and overlaps")
 async def preview_condition(body: ConditionPreview, shop: Merchant, state: State) -> dict[str, Any]:
     require_valid(body.condition)
-    total, attrs = await known_visitor_attributes(state.redis, shop, limit=body.sample, now=time.time())
-    config = await state.snapshots.load_config(state.redis, shop.shop_id)
-    crowds = list(config.crowds) if config else []
-    # Evaluating thousands of visitors is CPU work: keep it off the event loop.
-    result = await anyio.to_thread.run_sync(preview, body.condition, crowds, attrs)
-    return {"known_visitors": total, "sampled": len(attrs) < total, **result}
+    return await rule_preview(state.redis, state.snapshots, shop, body.condition, sample=body.sample, now=time.time())
 
 
 add_config_routes(router, "crowd", "crowds", CrowdIn, prepare_crowd, error_code="invalid_condition")
