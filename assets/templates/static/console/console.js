@@ -12,7 +12,10 @@
   var live = document.getElementById("live-problems");
   var size = document.getElementById("live-size");
   var overlaps = document.getElementById("live-overlaps");
+  // What the server said about the rule when the form came back refused: replaced by
+  // the live check as soon as it answers.
   var stale = form.querySelector('.problems[data-field="condition"]:not(.live)');
+  var refused = document.getElementById("save-refused");
 
   function t(key, values) {
     var text = messages["js." + key] || key;
@@ -48,6 +51,7 @@
   }
 
   function showProblems(list) {
+    if (stale) stale.hidden = true;
     live.textContent = "";
     list.forEach(function (p) { live.appendChild(item(p.path, p.message)); });
     live.hidden = list.length === 0;
@@ -103,8 +107,10 @@
     });
   }
 
+  form.addEventListener("input", function () {
+    if (refused) refused.hidden = true; // it was about the form as it was sent
+  });
   condition.addEventListener("input", function () {
-    if (stale) stale.hidden = true; // the server's verdict was on the text as it was
     clearTimeout(timer);
     timer = setTimeout(check, 350);
   });
