@@ -27,6 +27,7 @@ class Settings:
     models_refresh_s: float = 5.0  # how often the service looks for a newly published model set
     banner_cache_mb: int = 512  # composed banners kept in Redis (least recently used out)
     banner_memory_mb: int = 64  # composed banners kept in each process's memory
+    console_session_s: int = 12 * 3600  # a console login lasts this long (then log in again)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,5 +49,6 @@ class Settings:
             ranker_dir=Path(e.get("STOREFRONT_RANKER_DIR", str(REPO_ROOT / "models" / "ranker"))).resolve(),
             banner_cache_mb=int(e.get("STOREFRONT_BANNER_CACHE_MB", "512")),
             banner_memory_mb=int(e.get("STOREFRONT_BANNER_MEMORY_MB", "64")),
+            console_session_s=int(e.get("STOREFRONT_CONSOLE_SESSION_S", str(12 * 3600))),
             admin_token_generated=generated,
         )

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app import console
 from app.api import errors
 from app.api.banner_hits import BannerHits
 from app.api.routes import banners as banners_routes
@@ -129,4 +130,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (health, shops, catalog, visitors, crowds, pages, banners_routes, experiments, render, demo):
         app.include_router(module.router)
+    console.install(app, settings)
     return app

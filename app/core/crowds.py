@@ -105,3 +105,20 @@ def score_crowds(crowds: Iterable[Crowd], attributes: Mapping[str, Any]) -> tupl
         )
     scores.sort(key=lambda s: (not s.matched, -s.priority, -s.score, s.id))
     return tuple(scores)
+
+
+def as_only_crowd(scores: Iterable[CrowdScore], crowd_id: str) -> tuple[CrowdScore, ...]:
+    """The scores of a preview "as a crowd": that crowd matched with score 1, every
+    other crowd unmatched with score 0 (priorities kept, so slots choose as usual).
+
+    A merchant sees what the crowd's visitors see, whatever the previewed visitor's own
+    attributes; an unknown id leaves every crowd unmatched (the default page).
+    """
+    forced = [
+        CrowdScore(s.id, 1.0, "preview", True, s.priority, "previewed as this crowd")
+        if s.id == crowd_id
+        else CrowdScore(s.id, 0.0, "preview", False, s.priority, f"preview as crowd {crowd_id}")
+        for s in scores
+    ]
+    forced.sort(key=lambda s: (not s.matched, -s.priority, -s.score, s.id))
+    return tuple(forced)

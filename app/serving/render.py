@@ -29,6 +29,7 @@ from app.core.assignment import assign, in_holdout
 from app.core.attributes import visitor_attributes
 from app.core.catalog import Product
 from app.core.crowd_probability import score_crowds_with_predictions
+from app.core.crowds import as_only_crowd
 from app.core.decision import CrowdScore, Fallback, PageDecision, SlotDecision
 from app.core.features import ranking_matrix, visitor_row
 from app.core.page import (
@@ -74,6 +75,13 @@ class RenderRequest:
     context: Context
     format: str = "json"  # "json" | "html"
     preview: bool = False  # a merchant's preview: not logged as an exposure
+    # The console's preview "as a crowd": that crowd matched (score 1), all others not.
+    # Previews only, so a forced crowd never reaches the exposure log.
+    as_crowd: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.as_crowd is not None and not self.preview:
+            raise ValueError("as_crowd is for previews only")
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,8 @@ class RenderService:
             held = in_holdout(shop_id, req.visitor_id, config.holdout.share)
             predicted, model_version = ({}, None) if held else await self._predict(config, req, profile, attributes, fallbacks)
             crowd_scores = score_crowds_with_predictions(config.crowds, attributes, predicted)
+            if req.as_crowd is not None:
+                crowd_scores = as_only_crowd(crowd_scores, req.as_crowd)
             if held:
                 crowd_scores = tuple(replace(c, matched=False, reason="shop holdout: no personalization") for c in crowd_scores)
             matched = {c.id for c in crowd_scores if c.matched}

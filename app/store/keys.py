@@ -59,6 +59,9 @@ def element_data(shop_id: str, element_id: str) -> str:
 BANNER_SECRET = "sf:banner-secret"  # signs banner URLs so that nobody else makes us compose
 
 
+# Signs the console's session cookies (created once, like the banner secret).
+CONSOLE_SECRET = "sf:console-secret"
+
 BANNER_PREFIX = "sf:banner:"
 BANNER_LRU = "sf:banner-lru"  # sorted set: picture name -> last use (ms), oldest evicted first
 BANNER_BYTES = "sf:banner-bytes"  # integer: the bytes of all cached pictures
@@ -100,6 +103,15 @@ def visitor_known(shop_id: str, visitor_id: str) -> str:
 def visitor_behaviour(shop_id: str, visitor_id: str) -> str:
     """Hash of folded behaviour counters and first/last timestamps (epoch ms)."""
     return f"{_p(shop_id)}:v:{visitor_id}:beh"
+
+
+def visitor_behaviour_pattern(shop_id: str) -> str:
+    """SCAN pattern of every behaviour hash of a shop: the visitors events have told of.
+
+    Shop ids hold no glob characters (see :data:`SHOP_ID_PATTERN`); the visitor id is
+    whatever sits between the fixed prefix and suffix.
+    """
+    return f"{_p(shop_id)}:v:*:beh"
 
 
 def visitor_categories(shop_id: str, visitor_id: str) -> str:
@@ -160,3 +172,8 @@ def attribution_cursor(shop_id: str) -> str:
 
 def attribution_lock(shop_id: str) -> str:
     return f"{_p(shop_id)}:xp-lock"
+
+
+def operations_index(shop_id: str) -> str:
+    """Hash: local date (YYYY-MM-DD) -> that day's customer-operations index figures (JSON)."""
+    return f"{_p(shop_id)}:opsindex"

@@ -184,6 +184,17 @@ async def ingest(
     return sum(a for a, _ in results), sum(d for _, d in results)
 
 
+async def _profiles(r: aioredis.Redis, shop_id: str, ids: Sequence[str], batch: int) -> AsyncIterator[tuple[str, StoredProfile]]:
+    for i in range(0, len(ids), batch):
+        chunk = ids[i : i + batch]
+        async with r.pipeline(transaction=False) as pipe:
+            for vid in chunk:
+                queue_profile_read(pipe, shop_id, vid)
+            replies = await pipe.execute()
+        for j, vid in enumerate(chunk):
+            yield vid, profile_from_replies(replies[j * PROFILE_REPLIES : (j + 1) * PROFILE_REPLIES])
+
+
 async def iter_known_visitors(
     r: aioredis.Redis, shop_id: str, *, limit: int, batch: int = 500
 ) -> AsyncIterator[tuple[str, StoredProfile]]:
@@ -193,14 +204,36 @@ async def iter_known_visitors(
         ids.append(vid)
         if len(ids) >= limit:
             break
-    for i in range(0, len(ids), batch):
-        chunk = ids[i : i + batch]
-        async with r.pipeline(transaction=False) as pipe:
-            for vid in chunk:
-                queue_profile_read(pipe, shop_id, vid)
-            replies = await pipe.execute()
-        for j, vid in enumerate(chunk):
-            yield vid, profile_from_replies(replies[j * PROFILE_REPLIES : (j + 1) * PROFILE_REPLIES])
+    async for item in _profiles(r, shop_id, ids, batch):
+        yield item
+
+
+async def visitor_ids(r: aioredis.Redis, shop_id: str, *, limit: int) -> tuple[list[str], bool]:
+    """Every visitor of a shop, known (CRM) or seen through events, up to ``limit``;
+    and whether there were more.
+
+    Visitors seen only through events are in no set: their behaviour hashes are found
+    with SCAN, which walks the whole keyspace. That is for the console's occasional
+    index, never for a page view.
+    """
+    found: dict[str, None] = {}
+    async for vid in r.sscan_iter(keys.known_visitors(shop_id), count=1000):
+        found[vid] = None
+        if len(found) > limit:
+            return list(found)[:limit], True
+    pattern = keys.visitor_behaviour_pattern(shop_id)
+    start, end = len(pattern.split("*", 1)[0]), -len(pattern.split("*", 1)[1])
+    async for key in r.scan_iter(match=pattern, count=1000):
+        found[key[start:end]] = None
+        if len(found) > limit:
+            return list(found)[:limit], True
+    return list(found), False
+
+
+async def iter_profiles(r: aioredis.Redis, shop_id: str, ids: Sequence[str], *, batch: int = 500) -> AsyncIterator[tuple[str, StoredProfile]]:
+    """The profiles of the given visitors, in pipelined batches."""
+    async for item in _profiles(r, shop_id, ids, batch):
+        yield item
 
 
 async def count_known_visitors(r: aioredis.Redis, shop_id: str) -> int:

@@ -1,0 +1,163 @@
+"""Crowd pages: the list with sizes and overlaps, the editor, a crowd's history and rollback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from fastapi import APIRouter
+from fastapi import Path as PathParam
+from fastapi.responses import RedirectResponse, Response
+
+from app.api.routes.configs import reference_check, reference_refusal
+from app.console.access import MerchantVisit, PostedForm, Visit
+from app.console.crowd_form import CrowdForm, by_field, check
+from app.core.crowd_editor import preview, sizes_and_overlaps
+from app.core.crowds import Crowd, missing_matches
+from app.core.derived import DERIVED_KEYS
+from app.core.problems import Problem
+from app.serving.crowd_sample import known_visitor_attributes
+from app.store import configs as config_store
+from app.store.configs import ConfigRejected, UnknownVersion
+
+router = APIRouter(include_in_schema=False)
+CrowdId = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Known (CRM) fields the service reads, beside the derived ones and any key the CRM sends.
+KNOWN_FIELDS = ("gender", "birthday", "city", "province", "member_level", "member_since", "is_member", "is_fan", "orders", "total_spend")
+
+
+async def _crowds(v: Visit) -> list[Crowd]:
+    config = await v.state.snapshots.load_config(v.state.redis, v.shop_id)
+    return list(config.crowds) if config else []
+
+
+async def _sample(v: Visit) -> tuple[int, list[dict[str, Any]]]:
+    assert v.shop is not None
+    return await known_visitor_attributes(v.state.redis, v.shop, now=time.time())
+
+
+@router.get("/console/crowds")
+async def crowd_list(v: MerchantVisit) -> Response:
+    crowds = await _crowds(v)
+    total, attrs = await _sample(v)
+    sizes = await anyio.to_thread.run_sync(sizes_and_overlaps, crowds, attrs)
+    rows = [
+        {"crowd": c, "size": sizes.sizes[i], "share": sizes.share(i), "top": sizes.top_overlaps(i)}
+        for i, c in enumerate(crowds)
+    ]
+    rows.sort(key=lambda r: (-r["crowd"].priority, r["crowd"].id))
+    order = [next(i for i, c in enumerate(crowds) if c.id == r["crowd"].id) for r in rows]
+    matrix = [[sizes.both[i][j] for j in order] for i in order]
+    return v.page(
+        "console/crowds.html.j2", section="crowds", rows=rows, matrix=matrix, known_visitors=total, evaluated=sizes.evaluated
+    )
+
+
+def _editor(
+    v: Visit, form: CrowdForm, *, new: bool, errors: Sequence[Problem] = (), warnings: Sequence[Problem] = (), status: int = 200
+) -> Response:
+    return v.page(
+        "console/crowd_edit.html.j2",
+        section="crowds",
+        form=form,
+        new=new,
+        errors=by_field(list(errors)),
+        warnings=by_field(list(warnings)),
+        attribute_names=sorted(set(DERIVED_KEYS) | set(KNOWN_FIELDS)),
+        js_messages=v.t.subset("js."),
+        status=status,
+    )
+
+
+async def _save(posted: PostedForm, crowd_id: str | None) -> Response:
+    v, new = posted.visit, crowd_id is None
+    form = CrowdForm.from_form(posted.form, crowd_id)
+    checked = check(form)
+    errors = list(checked.errors)
+    item_id = form.crowd_id.strip()
+    if new and not errors and await config_store.get_item(v.state.redis, v.shop_id, "crowd", item_id) is not None:
+        errors.append(Problem("id", "exists", v.t("crowds.exists", id=item_id)))
+    if errors or checked.body is None:
+        return _editor(v, form, new=new, errors=errors, warnings=checked.warnings, status=422)
+    try:
+        record = await config_store.write(
+            v.state.redis, v.shop_id, "crowd", item_id, checked.body, check=reference_check("crowd", item_id, False)
+        )
+    except ConfigRejected as exc:
+        refusal = reference_refusal("crowd", item_id, False, exc.problems)
+        return _editor(v, form, new=new, errors=refusal.details, status=refusal.status)
+    return RedirectResponse(f"/console/crowds/{item_id}?saved={record.version}", status_code=303)
+
+
+@router.get("/console/crowds/new")
+async def new_crowd(v: MerchantVisit) -> Response:
+    return _editor(v, CrowdForm(), new=True)
+
+
+@router.post("/console/crowds/new")
+async def create_crowd(posted: PostedForm) -> Response:
+    return await _save(posted, None)
+
+
+@router.get("/console/crowds/{crowd_id}/edit")
+async def edit_crowd(v: MerchantVisit, crowd_id: str = CrowdId) -> Response:
+    body = await config_store.get_item(v.state.redis, v.shop_id, "crowd", crowd_id)
+    if body is None:
+        return _not_found(v, crowd_id)
+    return _editor(v, CrowdForm.from_stored(crowd_id, body), new=False)
+
+
+@router.post("/console/crowds/{crowd_id}/edit")
+async def update_crowd(posted: PostedForm, crowd_id: str = CrowdId) -> Response:
+    return await _save(posted, crowd_id)
+
+
+def _not_found(v: Visit, crowd_id: str) -> Response:
+    return v.page("console/error.html.j2", section="crowds", status=404, title=v.t("error.not_found"), message=v.t("crowds.not_found", id=crowd_id))
+
+
+@router.get("/console/crowds/{crowd_id}")
+async def crowd_detail(v: MerchantVisit, crowd_id: str = CrowdId, saved: int | None = None, rolled_back: int | None = None) -> Response:
+    records = await config_store.history(v.state.redis, v.shop_id, "crowd", crowd_id)
+    if not records:
+        return _not_found(v, crowd_id)
+    body = await config_store.get_item(v.state.redis, v.shop_id, "crowd", crowd_id)
+    size = None
+    warnings: list[tuple[str, str]] = []
+    if body is not None:
+        crowds = [c for c in await _crowds(v) if c.id != crowd_id]
+        total, attrs = await _sample(v)
+        size = {"known_visitors": total, **await anyio.to_thread.run_sync(preview, body["condition"], crowds, attrs)}
+        size["overlaps"] = sorted((o for o in size["overlaps"] if o["both"]), key=lambda o: -o["both"])[:5]
+        warnings = missing_matches(body["condition"])
+    return v.page(
+        "console/crowd.html.j2",
+        section="crowds",
+        crowd_id=crowd_id,
+        body=body,
+        current=records[-1].version,
+        versions=list(reversed(records)),
+        size=size,
+        warnings=warnings,
+        saved=saved,
+        rolled_back=rolled_back,
+        tz=v.shop.settings.get("derived", {}).get("timezone", "Asia/Shanghai") if v.shop else "Asia/Shanghai",
+    )
+
+
+@router.post("/console/crowds/{crowd_id}/rollback")
+async def rollback_crowd(posted: PostedForm, crowd_id: str = CrowdId) -> Response:
+    v = posted.visit
+    try:
+        version = int(str(posted.form.get("version") or ""))
+        record = await config_store.rollback(
+            v.state.redis, v.shop_id, "crowd", crowd_id, version, check=reference_check("crowd", crowd_id, False)
+        )
+    except (ValueError, UnknownVersion):
+        return v.page("console/error.html.j2", section="crowds", status=404, title=v.t("error.not_found"), message=v.t("crowds.no_version", id=crowd_id))
+    except ConfigRejected as exc:
+        refusal = reference_refusal("crowd", crowd_id, False, exc.problems)
+        return v.page("console/error.html.j2", section="crowds", status=refusal.status, title=v.t("error.refused"), message=refusal.message)
+    return RedirectResponse(f"/console/crowds/{crowd_id}?rolled_back={record.from_version}", status_code=303)
