@@ -99,3 +99,69 @@ def heat_grid(
             )
     width = left + cell * len(col_labels) + 4
     return _svg(width, head + cell * len(grid) + 2, title, "".join(parts), "chart heat")
+
+
+SERIES = (ACCENT, "#2d6cdf", "#2a9d5b", "#9b51e0", "#d4a017")  # one colour per variant, control first
+
+
+def lines(series: Sequence[tuple[str, Sequence[float | None]]], *, title: str, width: int = 560, height: int = 200) -> Markup:
+    """Several lines over the same days (one per variant), on one shared scale, with a legend."""
+    left, bottom, top_pad, legend = 44, 22, 8, 18
+    known = [v for _, values in series for v in values if v is not None]
+    hi = max(known, default=0.0) or 1.0
+    n = max((len(values) for _, values in series), default=0)
+    plot_w, plot_h = width - left - 8, height - bottom - top_pad - legend
+
+    def x(i: int) -> float:
+        return left + plot_w * (i / (n - 1) if n > 1 else 0.5)
+
+    def y(v: float) -> float:
+        return top_pad + legend + plot_h * (1 - v / hi)
+
+    parts = [
+        f'<line x1="{left}" y1="{_f(y(0))}" x2="{width - 8}" y2="{_f(y(0))}" stroke="{MUTED}" stroke-width="0.8"/>',
+        f'<text x="{left - 6}" y="{_f(y(hi) + 4)}" text-anchor="end" font-size="11" fill="{MUTED}">{hi:.1%}</text>',
+        f'<text x="{left - 6}" y="{_f(y(0) + 4)}" text-anchor="end" font-size="11" fill="{MUTED}">0</text>',
+        f'<text x="{left}" y="{height - 6}" font-size="11" fill="{MUTED}">{escape("day 0")}</text>',
+        f'<text x="{width - 8}" y="{height - 6}" text-anchor="end" font-size="11" fill="{MUTED}">{escape(f"day {max(n - 1, 0)}")}</text>',
+    ]
+    for k, (label, values) in enumerate(series):
+        color = SERIES[k % len(SERIES)]
+        parts.append(f'<rect x="{left + k * 120}" y="2" width="10" height="10" rx="2" fill="{color}"/>'
+                     f'<text x="{left + k * 120 + 14}" y="11" font-size="11" fill="{INK}">{escape(label)}</text>')
+        points = [(x(i), y(v)) for i, v in enumerate(values) if v is not None]
+        if len(points) == 1:
+            parts.append(f'<circle cx="{_f(points[0][0])}" cy="{_f(points[0][1])}" r="2.5" fill="{color}"/>')
+        elif points:
+            path = " ".join(f"{_f(px)},{_f(py)}" for px, py in points)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2" stroke-linejoin="round"/>')
+    return _svg(width, height, title, "".join(parts), "chart lines")
+
+
+def intervals(rows: Sequence[tuple[str, float | None, float | None, float | None]], *, title: str, width: int = 560, row_height: int = 30) -> Markup:
+    """Each row's point estimate with its interval on one axis centred on 0 (no change);
+    a row whose interval is unknown shows its label only."""
+    label_w, pad = 130, 14
+    spans = [abs(v) for _, p, lo, hi in rows for v in (p, lo, hi) if v is not None]
+    reach = max(spans, default=0.0) or 0.1
+    plot_w = width - label_w - 2 * pad
+
+    def x(v: float) -> float:
+        return label_w + pad + plot_w * (v + reach) / (2 * reach)
+
+    height = row_height * len(rows) + 22
+    parts = [
+        f'<line x1="{_f(x(0))}" y1="0" x2="{_f(x(0))}" y2="{height - 18}" stroke="{MUTED}" stroke-dasharray="3 3"/>',
+        f'<text x="{_f(x(-reach))}" y="{height - 4}" font-size="11" fill="{MUTED}">{-reach:+.0%}</text>',
+        f'<text x="{_f(x(0))}" y="{height - 4}" text-anchor="middle" font-size="11" fill="{MUTED}">0</text>',
+        f'<text x="{_f(x(reach))}" y="{height - 4}" text-anchor="end" font-size="11" fill="{MUTED}">{reach:+.0%}</text>',
+    ]
+    for i, (label, point, lo, hi) in enumerate(rows):
+        cy = i * row_height + row_height / 2
+        parts.append(f'<text x="{label_w - 6}" y="{_f(cy + 4)}" text-anchor="end" font-size="12" fill="{INK}">{escape(label)}</text>')
+        if lo is not None and hi is not None:
+            color = "#2a9d5b" if lo > 0 else ACCENT if hi < 0 else MUTED
+            parts.append(f'<line x1="{_f(x(lo))}" y1="{_f(cy)}" x2="{_f(x(hi))}" y2="{_f(cy)}" stroke="{color}" stroke-width="3" stroke-linecap="round"/>')
+        if point is not None:
+            parts.append(f'<circle cx="{_f(x(point))}" cy="{_f(cy)}" r="4.5" fill="{INK}"><title>{escape(label)}: {point:+.2%}</title></circle>')
+    return _svg(width, height, title, "".join(parts), "chart intervals")

@@ -7,12 +7,15 @@ each page goes to ``test-artifacts/console/`` (or ``$STOREFRONT_TEST_ARTIFACTS/c
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench.common import seed_demo, served
@@ -76,6 +79,13 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture(scope="module")
 def page(context: BrowserContext) -> Page:
     return context.new_page()
+
+
+EXPERIMENT = {
+    "name": "Win-back hero for everyone",
+    "lever": {"type": "block", "page": "home", "slot": "hero"},
+    "variants": [{"key": "control", "control": True}, {"key": "miss_you", "block": "hero_miss_you"}],
+}
 
 
 def log_in(page: Page, key: str) -> None:
@@ -234,6 +244,45 @@ def test_a_forged_post_is_refused(page: Page, service: Service, context: Browser
     # nothing was rolled back
     page.goto(service.url("/console/crowds/vip_women"))
     expect(page.locator("#versions tbody tr")).to_have_count(versions)
+
+
+def test_create_start_and_read_an_experiment(page: Page, service: Service) -> None:
+    """An invalid then a valid definition, start, real renders and purchases, the results page."""
+    page.goto(service.url("/console/experiments"))
+    shot(page, "experiments")
+    page.fill("#experiment-id", "hero-test")
+    page.fill("#experiment-definition", json.dumps({**EXPERIMENT, "variants": [{"key": "control", "control": True}, {"key": "b", "block": "no_such_block"}]}))
+    page.click("#create-experiment")
+    expect(page.locator("#experiment-errors")).to_contain_text("$.variants[1].block")
+    shot(page, "experiment-refused")
+    page.fill("#experiment-definition", json.dumps(EXPERIMENT))
+    page.click("#create-experiment")
+    expect(page).to_have_url(re.compile(r"/console/experiments/hero-test"))
+    page.click("#start-experiment")
+    expect(page.locator("#experiment-status")).to_have_attribute("class", re.compile("status-running"))
+    # Drive the storefront: 120 visitors see the home page, a third of them buy afterwards.
+    h = {"Authorization": f"Bearer {service.merchant_key}"}
+    now = time.time()
+    with httpx.Client(base_url=service.base, headers=h, timeout=30) as http:
+        for i in range(120):
+            r = http.post("/v1/shops/demo/render", json={"visitor_id": f"exp-v{i}", "page": "home", "context": {"ts": now - 30}})
+            assert r.status_code == 200 and r.json()["experiments"][0]["id"] == "hero-test"
+        events = [
+            {"event_id": f"exp-buy-{i}", "type": "purchase", "visitor_id": f"exp-v{i}", "ts": now - 10, "amount": 99}
+            for i in range(0, 120, 3)
+        ]
+        assert http.post("/v1/shops/demo/events", json={"events": events}).status_code == 200
+    time.sleep(2.5)  # attribution leaves events younger than 2 s for the next look
+    page.goto(service.url("/console/experiments/hero-test"))
+    rows = page.locator("#variant-results tbody tr")
+    expect(rows).to_have_count(2)
+    visitors = sum(int(rows.nth(i).locator("td").nth(1).inner_text().replace(",", "")) for i in range(2))
+    conversions = sum(int(rows.nth(i).locator("td").nth(2).inner_text().replace(",", "")) for i in range(2))
+    assert (visitors, conversions) == (120, 40)
+    expect(page.locator("#chart-cumulative svg polyline, #chart-cumulative svg circle").first).to_be_visible()
+    expect(page.locator("#chart-lift svg")).to_be_visible()
+    expect(page.locator("#srm-ok, #srm-warning")).to_have_count(1)
+    shot(page, "experiment-results")
 
 
 def test_logout_ends_the_session(page: Page, service: Service) -> None:

@@ -33,6 +33,7 @@ from app.experiments.results import results as experiment_results
 from app.store import configs as config_store
 from app.store import experiments as experiment_store
 from app.store.configs import ConfigRejected
+from app.store.shops import ShopRecord
 
 router = APIRouter(tags=["experiments"])
 
@@ -77,8 +78,8 @@ def _with_phase_change(exp_id: str, current: dict[str, Any] | None, definition: 
     return {**definition, "status": status, "phases": phases}
 
 
-@router.put("/v1/shops/{shop}/experiments/{item_id}", summary="Create or change an experiment")
-async def put_experiment(shop: Merchant, state: State, body: ExperimentIn, item_id: str = ItemId) -> JSONResponse:
+async def save(state: Any, shop: ShopRecord, item_id: str, body: ExperimentIn) -> tuple[bool, dict[str, Any]]:
+    """Create or change an experiment (the API's and the console's): (created, stored with version)."""
     if item_id == HOLDOUT_ID:
         raise ApiError(422, "reserved_id", f"'{HOLDOUT_ID}' is the shop's global holdout; choose another id.", path="$")
     configs = await config_store.read_all(state.redis, shop.shop_id)
@@ -89,11 +90,26 @@ async def put_experiment(shop: Merchant, state: State, body: ExperimentIn, item_
     stored = _with_phase_change(item_id, current, body.definition(item_id), body.new_phase)
     action = "new_phase" if current is not None and len(stored["phases"]) > len(current["phases"]) else "put"
     version = await _write(state, shop.shop_id, item_id, stored, action)
-    return JSONResponse({"id": item_id, "version": version, **stored}, status_code=201 if current is None else 200)
+    return current is None, {"id": item_id, "version": version, **stored}
+
+
+@router.put("/v1/shops/{shop}/experiments/{item_id}", summary="Create or change an experiment")
+async def put_experiment(shop: Merchant, state: State, body: ExperimentIn, item_id: str = ItemId) -> JSONResponse:
+    created, stored = await save(state, shop, item_id, body)
+    return JSONResponse(stored, status_code=201 if created else 200)
 
 
 @router.post("/v1/shops/{shop}/experiments/{item_id}:start", summary="Start a draft experiment (phase 1)")
 async def start_experiment(shop: Merchant, state: State, item_id: str = ItemId) -> dict[str, Any]:
+    return await start(state, shop, item_id)
+
+
+@router.post("/v1/shops/{shop}/experiments/{item_id}:stop", summary="Stop a running experiment")
+async def stop_experiment(shop: Merchant, state: State, item_id: str = ItemId) -> dict[str, Any]:
+    return await stop(state, shop, item_id)
+
+
+async def start(state: Any, shop: ShopRecord, item_id: str) -> dict[str, Any]:
     configs = await config_store.read_all(state.redis, shop.shop_id)
     current = configs["experiment"].get(item_id)
     if current is None:
@@ -113,8 +129,7 @@ async def start_experiment(shop: Merchant, state: State, item_id: str = ItemId) 
     return {"id": item_id, "version": version, **body}
 
 
-@router.post("/v1/shops/{shop}/experiments/{item_id}:stop", summary="Stop a running experiment")
-async def stop_experiment(shop: Merchant, state: State, item_id: str = ItemId) -> dict[str, Any]:
+async def stop(state: Any, shop: ShopRecord, item_id: str) -> dict[str, Any]:
     current = await config_store.get_item(state.redis, shop.shop_id, "experiment", item_id)
     if current is None:
         raise _not_found(item_id)
@@ -143,6 +158,11 @@ def _windows(experiments: dict[str, dict[str, Any]], holdout: HoldoutSetting) ->
 async def get_results(
     shop: Merchant, state: State, item_id: str = ItemId, phase: int | None = Query(default=None, ge=1)
 ) -> dict[str, Any]:
+    return await results(state, shop, item_id, phase)
+
+
+async def results(state: Any, shop: ShopRecord, item_id: str, phase: int | None = None) -> dict[str, Any]:
+    """Attribute what is new in the event log, then the results of one phase (default: the last)."""
     r = state.redis
     configs = await config_store.read_all(r, shop.shop_id)
     holdout = HoldoutSetting.from_mapping(shop.settings.get("experiments", {}))
