@@ -143,7 +143,7 @@ async def crowd_detail(v: MerchantVisit, crowd_id: str = CrowdId, saved: int | N
         warnings=warnings,
         saved=saved,
         rolled_back=rolled_back,
-        tz=v.shop.settings.get("derived", {}).get("timezone", "Asia/Shanghai") if v.shop else "Asia/Shanghai",
+        tz=v.timezone,
     )
 
 
