@@ -73,13 +73,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             await handle.close()
 
     shop_id, merchant_key, storefront_key = asyncio.run(seed())
-    url = f"http://{'localhost' if args.host in ('0.0.0.0', '127.0.0.1') else args.host}:{args.port}/demo/{shop_id}"
+    base = f"http://{'localhost' if args.host in ('0.0.0.0', '127.0.0.1') else args.host}:{args.port}"
     print(
         f"\nDemo shop '{shop_id}' is ready.\n"
         f"  merchant key:   {merchant_key}\n"
         f"  storefront key: {storefront_key}\n"
         f"  admin token:    {settings.admin_token}\n"
-        f"Open {url} to see two visitors get two different storefronts.\n"
+        f"Open {base}/demo/{shop_id} to see two visitors get two different storefronts.\n"
+        f"Merchant console: {base}/console (shop id '{shop_id}', the merchant key above).\n"
     )
     if args.no_serve:
         return 0

@@ -30,6 +30,7 @@ from app.console.sessions import (
     new_token,
 )
 from app.console.templating import PAGE_HEADERS, language_urls
+from app.core.derived import DerivedSettings
 from app.store import keys
 from app.store.console import signing_secret
 from app.store.shops import ShopRecord, get_shop
@@ -88,7 +89,10 @@ def render(
         t=t,
         lang=t.lang,
         language_names=i18n.LANGUAGE_NAMES,
-        language_urls=language_urls(request.url.path, dict(request.query_params), i18n.LANGUAGES),
+        # after a POST (a refusal page) the switch leads to the overview: a POST's URL has no page to GET
+        language_urls=language_urls(
+            request.url.path if request.method == "GET" else "/console", dict(request.query_params), i18n.LANGUAGES
+        ),
         path=request.url.path,
         **context,
     )
@@ -117,6 +121,12 @@ class Visit:
     def shop_id(self) -> str:
         assert self.shop is not None, "only behind the login gate"
         return self.shop.shop_id
+
+    @property
+    def timezone(self) -> str:
+        """The shop's time zone (its derived-attribute settings): times are shown in it."""
+        assert self.shop is not None, "only behind the login gate"
+        return DerivedSettings.from_mapping(self.shop.settings.get("derived", {})).timezone
 
     def page(self, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
         response = render(

@@ -43,12 +43,9 @@ async def crowd_list(v: MerchantVisit) -> Response:
     crowds = await _crowds(v)
     total, attrs = await _sample(v)
     sizes = await anyio.to_thread.run_sync(sizes_and_overlaps, crowds, attrs)
-    rows = [
-        {"crowd": c, "size": sizes.sizes[i], "share": sizes.share(i), "top": sizes.top_overlaps(i)}
-        for i, c in enumerate(crowds)
-    ]
-    rows.sort(key=lambda r: (-r["crowd"].priority, r["crowd"].id))
-    order = [next(i for i, c in enumerate(crowds) if c.id == r["crowd"].id) for r in rows]
+    # highest priority first: the order a visitor in several crowds is decided in
+    order = sorted(range(len(crowds)), key=lambda i: (-crowds[i].priority, crowds[i].id))
+    rows = [{"crowd": crowds[i], "size": sizes.sizes[i], "share": sizes.share(i), "top": sizes.top_overlaps(i)} for i in order]
     matrix = [[sizes.both[i][j] for j in order] for i in order]
     return v.page(
         "console/crowds.html.j2", section="crowds", rows=rows, matrix=matrix, known_visitors=total, evaluated=sizes.evaluated
@@ -143,7 +140,7 @@ async def crowd_detail(v: MerchantVisit, crowd_id: str = CrowdId, saved: int | N
         warnings=warnings,
         saved=saved,
         rolled_back=rolled_back,
-        tz=v.shop.settings.get("derived", {}).get("timezone", "Asia/Shanghai") if v.shop else "Asia/Shanghai",
+        tz=v.timezone,
     )
 
 

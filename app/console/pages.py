@@ -9,6 +9,7 @@ visitor; "as a visitor" decides on that visitor's own profile.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -55,18 +56,24 @@ async def page_list(v: MerchantVisit) -> Response:
     return v.page("console/pages.html.j2", section="pages", rows=rows)
 
 
+@dataclass(frozen=True)
 class PreviewChoice:
-    """The preview asked for in the query, checked: (visitor, crowd, device) or problems."""
+    """The preview asked for in the query, checked; ``problem`` is a message key, or None."""
 
-    def __init__(self, config: ShopConfig, visitor: str | None, crowd: str | None, device: str | None) -> None:
-        self.visitor = (visitor or "").strip()
-        self.crowd = (crowd or "").strip()
-        self.device = device if device in DEVICES else "mobile"
-        self.problem: str | None = None
-        if self.visitor and not ID_PATTERN.match(self.visitor):
-            self.problem = "pages.bad_visitor"
-        if self.crowd and self.crowd not in {c.id for c in config.crowds}:
-            self.problem = "pages.unknown_crowd"
+    visitor: str
+    crowd: str
+    device: str
+    problem: str | None
+
+    @classmethod
+    def of(cls, config: ShopConfig, visitor: str | None, crowd: str | None, device: str | None) -> PreviewChoice:
+        visitor, crowd = (visitor or "").strip(), (crowd or "").strip()
+        problem = None
+        if visitor and not ID_PATTERN.match(visitor):
+            problem = "pages.bad_visitor"
+        elif crowd and crowd not in {c.id for c in config.crowds}:
+            problem = "pages.unknown_crowd"
+        return cls(visitor, crowd, device if device in DEVICES else "mobile", problem)
 
     @property
     def wanted(self) -> bool:
@@ -108,7 +115,7 @@ async def page_detail(
     if config is None or page is None:
         return _no_page(v, page_id)
     priorities = {c.id: c.priority for c in config.crowds}
-    choice = PreviewChoice(config, visitor, crowd, device)
+    choice = PreviewChoice.of(config, visitor, crowd, device)
     decision = (await _render(v, choice.request(page_id, "json"))).decision if choice.wanted else None
     return v.page(
         "console/page.html.j2",
@@ -135,7 +142,7 @@ async def page_preview(
     config = await _config(v)
     if config is None:
         return _no_page(v, page_id)
-    choice = PreviewChoice(config, visitor, crowd, device)
+    choice = PreviewChoice.of(config, visitor, crowd, device)
     if choice.problem is not None:
         return v.page("console/error.html.j2", section="pages", status=422, title=v.t("error.refused"), message=v.t(choice.problem))
     try:

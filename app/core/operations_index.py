@@ -166,13 +166,23 @@ class OperationsIndex:
         return next(g for g in self.groups if g.group == name)
 
 
+@dataclass
+class _Tally:
+    count: int = 0
+    active: int = 0
+    gmv: float = 0.0
+    orders: int = 0
+    purchasers: int = 0
+    repeat: int = 0
+
+
 def compute_index(
     facts: Iterable[CustomerFacts], today: date, *, active_days: int = ACTIVE_DAYS, trend_days: int = TREND_DAYS
 ) -> OperationsIndex:
     days = tuple(today - timedelta(days=trend_days - 1 - i) for i in range(trend_days))
     first_day = days[0]
     active_from = today - timedelta(days=active_days - 1)
-    tallies = {g: {"count": 0, "active": 0, "gmv": 0.0, "orders": 0, "purchasers": 0, "repeat": 0} for g in GROUPS}
+    tallies = {g: _Tally() for g in GROUPS}
     # per group: members counted from the first trend day on, and joins on each later day
     base = dict.fromkeys(GROUPS, 0)
     joins = {g: [0] * trend_days for g in GROUPS}
@@ -188,12 +198,12 @@ def compute_index(
             if not f.in_group(g):
                 continue
             t = tallies[g]
-            t["count"] += 1
-            t["active"] += active
-            t["gmv"] += f.spend
-            t["orders"] += f.orders
-            t["purchasers"] += f.is_purchaser
-            t["repeat"] += f.orders >= 2
+            t.count += 1
+            t.active += active
+            t.gmv += f.spend
+            t.orders += f.orders
+            t.purchasers += f.is_purchaser
+            t.repeat += f.orders >= 2
             joined = f.joined(g)
             if joined is None or joined <= first_day:
                 base[g] += 1
@@ -207,7 +217,7 @@ def compute_index(
         if f.rfm_segment in segments:
             segments[f.rfm_segment][0] += 1
             segments[f.rfm_segment][1] += f.spend
-    total_gmv = tallies["visitor"]["gmv"]
+    total_gmv = tallies["visitor"].gmv
     groups = []
     for g in GROUPS:
         t = tallies[g]
@@ -216,7 +226,7 @@ def compute_index(
             size += n
             sizes.append(size)
         groups.append(
-            GroupFigures(g, t["count"], t["active"], round(t["gmv"], 2), t["orders"], t["purchasers"], t["repeat"], tuple(sizes), round(total_gmv, 2))
+            GroupFigures(g, t.count, t.active, round(t.gmv, 2), t.orders, t.purchasers, t.repeat, tuple(sizes), round(total_gmv, 2))
         )
     lifecycle = [(s, stages.get(s, 0)) for s in LIFECYCLE_STAGES] + ([("unknown", stages["unknown"])] if "unknown" in stages else [])
     return OperationsIndex(

@@ -20,7 +20,7 @@ KEEP_DAYS = 400
 async def save_snapshot(r: aioredis.Redis, shop_id: str, day: date, figures: dict[str, Any]) -> None:
     key = keys.operations_index(shop_id)
     cutoff = (day - timedelta(days=KEEP_DAYS)).isoformat()
-    old = [d for d in await r.hkeys(key) if d < cutoff]  # ISO dates sort as text
+    old = [str(d) for d in await r.hkeys(key) if str(d) < cutoff]  # ISO dates sort as text
     async with r.pipeline(transaction=True) as pipe:
         pipe.hset(key, day.isoformat(), json.dumps(figures, separators=(",", ":")))
         if old:
@@ -31,4 +31,4 @@ async def save_snapshot(r: aioredis.Redis, shop_id: str, day: date, figures: dic
 async def read_snapshots(r: aioredis.Redis, shop_id: str) -> dict[str, dict[str, Any]]:
     """Local date (YYYY-MM-DD) -> that day's figures."""
     raw = await r.hgetall(keys.operations_index(shop_id))
-    return {day: json.loads(text) for day, text in raw.items()}
+    return {str(day): json.loads(text) for day, text in raw.items()}
