@@ -39,7 +39,9 @@ EXPERIMENTS = {
         }
         for i in range(5)
     },
-    "ranking": {"lever": {"type": "ranking"}, "variants": [{"key": "model", "control": True, "strategy": "model"}, {"key": "pop", "strategy": "popularity"}]},
+    # Both arms rank with the model: a popularity arm would skip the model's work for half
+    # the visitors and make the experiments look cheaper than free.
+    "ranking": {"lever": {"type": "ranking"}, "variants": [{"key": "model", "control": True, "strategy": "model"}, {"key": "model2", "strategy": "model"}]},
     "banner": {
         "lever": {"type": "banner", "banner": "hero_crowds"},
         "variants": [{"key": "control", "control": True}, {"key": "base", "design": "base"}, {"key": "dormant", "design": "dormant"}],
