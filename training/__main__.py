@@ -60,7 +60,7 @@ def cmd_attributes(args: argparse.Namespace) -> int:
 
 
 def cmd_ranker(args: argparse.Namespace) -> int:
-    from training.ranker import build_ranking_data, evaluate_ranker, fingerprint, save_ranker, train_ranker
+    from training.ranker import build_ranking_data, evaluate_pool, evaluate_ranker, fingerprint, merge_metrics, save_ranker, train_ranker
     from training.simulator import SimConfig, simulate
 
     started = time.perf_counter()
@@ -76,20 +76,33 @@ def cmd_ranker(args: argparse.Namespace) -> int:
         client = Client(args.dask_scheduler)
     where = f"the Dask cluster at {args.dask_scheduler}" if client else "this machine"
     print(f"training on {len(data.groups)} lists on {where} ...", file=sys.stderr)
+    test_from = sim.end - args.test_days * 86400
     try:
-        booster, test = train_ranker(data, test_from=sim.end - args.test_days * 86400, rounds=args.rounds, dask_client=client)
+        booster, test = train_ranker(data, test_from=test_from, rounds=args.rounds, dask_client=client)
     finally:
         if client is not None:
             client.close()
-    metrics = evaluate_ranker(booster, test, spec, sim)
+    print("evaluating on the held-out days (the candidate pool of every list, then the shown lists) ...", file=sys.stderr)
+    metrics = merge_metrics(evaluate_pool(booster, sim, spec, test_from=test_from), evaluate_ranker(booster, test, spec, sim))
     manifest = save_ranker(booster, spec, metrics, fingerprint(data), Path(args.out))
-    print(f"\n{'policy':<12} {'NDCG@10':>8} {'recall@10':>10} {'NDCG(true)':>11} {'E[buys@10]':>11}")
-    for policy, m in metrics.items():
-        print(f"{policy:<12} {m['ndcg']:>8.3f} {m['recall']:>10.3f} {m['ndcg_true']:>11.3f} {m['true_purchases']:>11.4f}")
     pop = metrics["popularity"]
-    print(f"\nmodel / popularity: NDCG@10 {metrics['model']['ndcg'] / pop['ndcg']:.2f}x, true NDCG {metrics['model']['ndcg_true'] / pop['ndcg_true']:.2f}x, expected purchases {metrics['model']['true_purchases'] / pop['true_purchases']:.2f}x")
-    oracle = metrics["oracle"]
-    print(f"the ceiling (oracle order by the simulator's truth) / popularity: NDCG@10 {oracle['ndcg'] / pop['ndcg']:.2f}x, true NDCG {oracle['ndcg_true'] / pop['ndcg_true']:.2f}x")
+    lists = int(metrics["model"]["pool_lists"])
+    print(f"\ncandidate pool of {lists} held-out lists, judged by the simulator's true purchase probabilities:")
+    print(f"{'policy':<12} {'NDCG@10':>8} {'E[buys@10]':>11} {'vs popularity':>14}")
+    for policy, m in metrics.items():
+        if "pool_ndcg" in m:
+            print(f"{policy:<12} {m['pool_ndcg']:>8.3f} {m['pool_purchases']:>11.4f} {m['pool_ndcg'] / pop['pool_ndcg']:>13.2f}x")
+    print(f"\nshown lists with a click ({int(metrics['model']['lists'])}), reordered:")
+    print(f"{'policy':<12} {'NDCG@10':>8} {'recall@10':>10} {'NDCG(true)':>11} {'E[buys@10]':>11}")
+    for policy, m in metrics.items():
+        if "ndcg" in m:
+            print(f"{policy:<12} {m['ndcg']:>8.3f} {m['recall']:>10.3f} {m['ndcg_true']:>11.3f} {m['true_purchases']:>11.4f}")
+    model = metrics["model"]
+    print(
+        f"\nmodel / popularity: pool NDCG@10 {model['pool_ndcg'] / pop['pool_ndcg']:.2f}x (the target: 1.3x), pool expected purchases"
+        f" {model['pool_purchases'] / pop['pool_purchases']:.2f}x; shown lists: logged NDCG@10 {model['ndcg'] / pop['ndcg']:.2f}x,"
+        f" true NDCG {model['ndcg_true'] / pop['ndcg_true']:.2f}x"
+    )
     print(f"published {manifest} in {time.perf_counter() - started:.1f}s")
     if args.report:
         from training.report import write_ranker_report
