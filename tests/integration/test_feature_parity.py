@@ -13,6 +13,7 @@ import time
 import numpy as np
 from fastapi.testclient import TestClient
 
+from app.core.catalog import Catalog, Product
 from app.core.events import parse_event
 from app.core.features import FeatureSpec, visitor_row
 from app.core.profile import Context, fold
@@ -42,17 +43,18 @@ def event_log(now: float, rng: random.Random) -> list[dict[str, object]]:
 
 def test_rows_from_redis_equal_rows_from_the_event_log(client: TestClient, shop: ShopKeys) -> None:
     now = time.time()
-    products = [{"id": f"p{i}", "title": "x", "category": CATEGORIES[i % 3], "price": 10, "stock": 5} for i in range(9)]
+    products = [{"id": f"p{i}", "title": "x", "category": CATEGORIES[i % 3], "price": 10 + 37 * i, "stock": 5} for i in range(9)]
     client.put(shop.url("/products"), json={"products": products}, headers=shop.merchant)
     log = event_log(now, random.Random(11))
     assert client.post(shop.url("/events"), json={"events": log}, headers=shop.storefront).status_code == 200
 
-    category_of = {p["id"]: p["category"] for p in products}
+    # training resolves events against the catalog as the service does on ingestion
+    catalog = Catalog.build(Product.from_dict(p) for p in products)
     parsed = []
     for i, raw in enumerate(log):
         event, errors = parse_event(raw, f"$[{i}]", now)
         assert not errors and event is not None
-        parsed.append(event.__class__(**{**event.__dict__, "category": category_of[event.product_id]}))
+        parsed.append(catalog.resolve(event))
 
     spec = FeatureSpec(categories=CATEGORIES)
     context = Context(ts=now, device="mobile", channel="social")

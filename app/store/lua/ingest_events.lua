@@ -11,12 +11,13 @@
 -- then for each visitor v of the batch (1-based): KEYS[3+D+2v-1] behaviour hash,
 -- KEYS[3+D+2v] viewed-categories hash.
 -- ARGV[1] de-duplication window (s), ARGV[2] event log max length, ARGV[3] D,
--- ARGV[4] N events, then 10 values per event: id, type, visitor index (1-based),
+-- ARGV[4] N events, then 11 values per event: id, type, visitor index (1-based),
 -- day index (1-based), ts_ms, product, category, amount_cents, popularity increment,
--- render id ('' where absent); then the batch's visitor ids in index order.
+-- render id, price position in thousandths ('' where absent); then the batch's
+-- visitor ids in index order.
 local ttl, maxlen, days, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local first_visitor_key = 3 + days
-local W = 10
+local W = 11
 local visitor_ids = 4 + n * W  -- ARGV[visitor_ids + vi] is visitor vi's id
 local accepted, duplicates = 0, 0
 
@@ -32,12 +33,12 @@ for i = 1, n do
   local a = 4 + (i - 1) * W
   local id, etype, vi, di = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   local ts, product, category, amount, inc = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
-  local render = ARGV[a + 10]
+  local render, price = ARGV[a + 10], ARGV[a + 11]
   if redis.call('SADD', KEYS[3 + di], id) == 1 then
     accepted = accepted + 1
     local f = fold[vi]
     if f == nil then
-      f = {views = 0, clicks = 0, carts = 0, orders = 0, spend = 0}
+      f = {views = 0, clicks = 0, carts = 0, orders = 0, spend = 0, priced_views = 0, viewed_price_milli = 0}
       fold[vi] = f
       views_by[vi] = {}
     end
@@ -46,6 +47,10 @@ for i = 1, n do
     if etype == 'view' then
       f.views = f.views + 1
       if category ~= '' then views_by[vi][category] = (views_by[vi][category] or 0) + 1 end
+      if price ~= '' then
+        f.priced_views = f.priced_views + 1
+        f.viewed_price_milli = f.viewed_price_milli + tonumber(price)
+      end
     elseif etype == 'click' then
       f.clicks = f.clicks + 1
     elseif etype == 'add_to_cart' then
@@ -89,6 +94,10 @@ for vi, f in pairs(fold) do
   end
   if #set > 0 then redis.call('HSET', beh, unpack(set)) end
   if f.views > 0 then redis.call('HINCRBY', beh, 'views', f.views) end
+  if f.priced_views > 0 then
+    redis.call('HINCRBY', beh, 'priced_views', f.priced_views)
+    redis.call('HINCRBY', beh, 'viewed_price_milli', f.viewed_price_milli)
+  end
   if f.clicks > 0 then redis.call('HINCRBY', beh, 'clicks', f.clicks) end
   if f.carts > 0 then redis.call('HINCRBY', beh, 'carts', f.carts) end
   if f.orders > 0 then
