@@ -5,6 +5,10 @@ has gathered every ``interval_s`` (or sooner when ``batch`` entries wait) in one
 pipeline. With the embedded Redis fsyncing every write, one batch costs one fsync
 instead of one per page view. A crash of the service loses at most the entries of
 one interval; a clean shutdown flushes them all.
+
+The same batch adds the shown products' impressions to the engagement counters
+(app.core.engagement), summed per product over the batch first: one HINCRBY per
+product and batch, not one per product and render.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Mapping
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from app.store.catalog import queue_impressions
 from app.store.visitors import queue_exposure
 
 log = logging.getLogger("storefront.exposures")
@@ -27,17 +32,18 @@ class ExposureLog:
         self.interval_s = interval_s
         self.batch = batch
         self.max_pending = max_pending
-        self._pending: list[tuple[str, Mapping[str, str]]] = []
+        self._pending: list[tuple[str, Mapping[str, str], Mapping[str, int]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.dropped = 0  # entries given up because Redis stayed down and the buffer was full
 
-    def add(self, shop_id: str, fields: Mapping[str, str]) -> None:
+    def add(self, shop_id: str, fields: Mapping[str, str], impressions: Mapping[str, int] | None = None) -> None:
+        """Queue one render's entry and the impressions of the products it showed."""
         if len(self._pending) >= self.max_pending:
             self.dropped += 1  # Redis is down for long: keep memory bounded, count the loss
             return
-        self._pending.append((shop_id, fields))
+        self._pending.append((shop_id, fields, impressions or {}))
         if len(self._pending) >= self.batch:
             self._wake.set()
 
@@ -55,10 +61,17 @@ class ExposureLog:
         if not self._pending:
             return 0
         entries, self._pending = self._pending, []
+        shown: dict[str, dict[str, int]] = {}
+        for shop_id, _, impressions in entries:
+            per_shop = shown.setdefault(shop_id, {})
+            for pid, n in impressions.items():
+                per_shop[pid] = per_shop.get(pid, 0) + n
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for shop_id, fields in entries:
+                for shop_id, fields, _ in entries:
                     queue_exposure(pipe, shop_id, fields)
+                for shop_id, increments in shown.items():
+                    queue_impressions(pipe, shop_id, increments)
                 await asyncio.wait_for(pipe.execute(), 5.0)
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             log.warning("exposure log write failed (%s); %d entries kept for the next try", type(exc).__name__, len(entries))

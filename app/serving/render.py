@@ -29,6 +29,7 @@ from app.core.attributes import visitor_attributes
 from app.core.catalog import Product
 from app.core.crowd_probability import score_crowds_with_predictions
 from app.core.decision import CrowdScore, Fallback, PageDecision, SlotDecision
+from app.core.engagement import exposure_increments
 from app.core.features import ranking_matrix, visitor_row
 from app.core.page import (
     PRODUCT_TEMPLATES,
@@ -414,4 +415,5 @@ class RenderService:
             ),
             "fallbacks": str(len(d.fallbacks)),
         }
-        self.exposures.add(d.shop_id, fields)
+        grids = [[p.id for p in s.products] for s in d.slots if s.products]  # (only product grids have products)
+        self.exposures.add(d.shop_id, fields, exposure_increments(grids))

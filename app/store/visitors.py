@@ -151,6 +151,7 @@ def _ingest_call(shop_id: str, batch: Sequence[Event]) -> tuple[list[str], list[
             "" if e.price_position_milli is None else str(e.price_position_milli),
         )
     kv = [keys.spend_rank(shop_id), keys.popularity(shop_id), keys.event_log(shop_id)]
+    kv += (keys.engagement(shop_id, c) for c in ("clicks", "views", "purchases"))  # in the script's order
     kv += (keys.events_seen(shop_id, d) for d in days)
     for v in visitors:
         kv += keys.visitor_event_keys(prefix, v)

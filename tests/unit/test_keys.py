@@ -18,6 +18,7 @@ def test_every_shop_key_carries_the_shop_hash_tag() -> None:
         keys.shop("s1"), keys.config_version("s1"), keys.config("s1", "crowd"), keys.history("s1", "page", "p"),
         keys.catalog_version("s1"), keys.products("s1"), keys.popularity("s1"), keys.known_visitors("s1"),
         keys.visitor_known("s1", "v"), keys.events_seen("s1", "20260101"), keys.spend_rank("s1"), keys.event_log("s1"), keys.exposure_log("s1"),
+        *(keys.engagement("s1", c) for c in ("impressions", "clicks", "views", "purchases")),
     ]
     assert all(k.startswith("sf:{s1}:") for k in built)
     assert len(set(built)) == len(built)
