@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import REPO_ROOT
 from app.core.catalog import Catalog, Product
+from app.core.engagement import Engagement
 from app.core.features import ranking_matrix, visitor_row
 from app.core.profile import Behaviour, Context
 from app.core.ranking import MerchRules, decayed, rank
@@ -45,18 +46,26 @@ def main() -> None:
     catalog = Catalog.build(products)
     cands = catalog.candidates()
     stored = {pid: float(rng.uniform(0, 1e6)) for pid in cands.ids}
+    shown = {pid: int(rng.integers(0, 2_000_000)) for pid in cands.ids}
+    engagement = Engagement.of({
+        "impressions": shown,
+        "clicks": {pid: int(n * rng.uniform(0, 2e-4)) for pid, n in shown.items()},
+        "views": {pid: int(n * rng.uniform(0, 3e-4)) for pid, n in shown.items()},
+        "purchases": {pid: int(n * rng.uniform(0, 2e-5)) for pid, n in shown.items()},
+    })
     behaviour = Behaviour(first_seen=now - 9e5, last_seen=now - 3600, views=14, clicks=3, orders=1, spend_cents=19900,
-                          first_purchase_at=now - 5e5, last_purchase_at=now - 5e5, viewed_categories={cats[0]: 9, cats[2]: 5})
+                          first_purchase_at=now - 5e5, last_purchase_at=now - 5e5, viewed_categories={cats[0]: 9, cats[2]: 5},
+                          priced_views=14, viewed_price_milli=-2300)
     ctx = Context(ts=now, device="mobile", channel="search")
     rules = MerchRules(count=10, max_per_category=3)
 
     def in_render() -> tuple[np.ndarray, list]:
         visitor = visitor_row(model.spec, behaviour, ctx)
-        X = ranking_matrix(model.spec, visitor, behaviour, cands, stored, decayed(1.0, now), catalog.category_price, now)
+        X = ranking_matrix(model.spec, visitor, behaviour, cands, stored, decayed(1.0, now), catalog.category_price, now, engagement=engagement)
         s = model.score(X)
         return s, rank(cands, stored, now, rules, behaviour.viewed_categories, model_scores=s)
 
-    X = ranking_matrix(model.spec, visitor_row(model.spec, behaviour, ctx), behaviour, cands, stored, decayed(1.0, now), catalog.category_price, now)
+    X = ranking_matrix(model.spec, visitor_row(model.spec, behaviour, ctx), behaviour, cands, stored, decayed(1.0, now), catalog.category_price, now, engagement=engagement)
     scores, _ = in_render()
     assert np.allclose(scores, model.booster.predict(X), atol=1e-6), "in-render scores differ from LightGBM's"
 

@@ -40,6 +40,7 @@ import lightgbm as lgb
 import numpy as np
 
 from app.core.catalog import Candidates, Catalog
+from app.core.engagement import EngagementCounter
 from app.core.features import RANKING_VERSION, FeatureSpec, ranking_matrix, ranking_names, visitor_row
 from app.core.profile import Behaviour, Context, apply
 from app.core.ranking import MerchRules, decayed, popularity_increment, rank
@@ -72,16 +73,19 @@ class RankingData:
 
 
 class Replay:
-    """The shop as the service would hold it at any moment: profiles and popularity.
+    """The shop as the service would hold it at any moment: profiles, popularity and the
+    products' engagement counters.
 
-    Events are applied in time order up to a moment (:meth:`advance`), so that rows
-    built then see exactly what a render at that moment would see, nothing later.
+    Events are applied in time order up to a moment (:meth:`advance`), and each shown
+    list counts as a render once its rows are built (:meth:`shown`), so that rows built
+    at a moment see exactly what a render then would see, nothing later.
     """
 
     def __init__(self, sim: Any) -> None:
         self.catalog = Catalog.build(sim.products)
         self.behaviours: dict[str, Behaviour] = {}
         self.popularity: dict[str, float] = {}  # stored, forward-decayed (as in Redis)
+        self.engagement = EngagementCounter()
         self._events = sim.events
         self._next = 0
         # products in the order they enter the catalog, for pools "as of" a moment
@@ -97,8 +101,13 @@ class Replay:
             self.behaviours[ev.visitor_id] = apply(self.behaviours.get(ev.visitor_id, Behaviour()), ev)
             if ev.product_id:
                 self.popularity[ev.product_id] = self.popularity.get(ev.product_id, 0.0) + popularity_increment(ev.type, ev.ts)
+                self.engagement.add_event(ev)
             e += 1
         self._next = e
+
+    def shown(self, imp: Any) -> None:
+        """List ``imp`` was rendered: its products' impressions count from now on."""
+        self.engagement.add_render([imp.product_ids])
 
     def behaviour(self, visitor_id: str) -> Behaviour:
         return self.behaviours.get(visitor_id, Behaviour())
@@ -107,7 +116,10 @@ class Replay:
         """Ranking rows of ``candidates`` for the visitor and context of list ``imp``."""
         b = self.behaviour(imp.visitor_id)
         visitor = visitor_row(spec, b, Context(ts=imp.ts, device=imp.device, channel=imp.channel))
-        return ranking_matrix(spec, visitor, b, candidates, self.popularity, decayed(1.0, imp.ts), self.catalog.category_price, imp.ts)
+        return ranking_matrix(
+            spec, visitor, b, candidates, self.popularity, decayed(1.0, imp.ts), self.catalog.category_price, imp.ts,
+            engagement=self.engagement.current,
+        )
 
     def pool(self, category: str | None, ts: float) -> Candidates:
         """What a grid over ``category`` (None: every category) ranks at ``ts``: the
@@ -130,6 +142,7 @@ def build_ranking_data(sim: Any, spec: FeatureSpec) -> RankingData:
         replay.advance(imp.ts)
         shown = Candidates.build((products[pid] for pid in imp.product_ids), in_id_order=False)
         rows.append(replay.rows(spec, imp, shown))
+        replay.shown(imp)
         labels.append(np.array(imp.labels()))
         groups.append(len(shown))
         imps.append(imp)
@@ -265,13 +278,12 @@ def evaluate_pool(booster: Any, sim: Any, spec: FeatureSpec, *, test_from: float
     out: dict[str, dict[str, list[float]]] = {p: {"pool_ndcg": [], "pool_purchases": []} for p in POOL_POLICIES}
     rules = MerchRules(count=k)
     for imp in sorted(sim.impressions, key=lambda i: i.ts):
-        if imp.ts < test_from:
-            continue
         replay.advance(imp.ts)
-        c = replay.pool(imp.list_category, imp.ts)
-        n = len(c)
-        if n == 0:
+        c = replay.pool(imp.list_category, imp.ts) if imp.ts >= test_from else None
+        if not c:  # before the held-out days (or an empty pool): it only counts as shown
+            replay.shown(imp)
             continue
+        n = len(c)
         X = replay.rows(spec, imp, c)
         _, p_shown = sim.true_probabilities(imp.visitor_id, list(c.ids))
         p_buy = p_shown / examination(np.arange(n))  # the chance at the first position
@@ -288,6 +300,7 @@ def evaluate_pool(booster: Any, sim: Any, spec: FeatureSpec, *, test_from: float
             top = p_buy[order[:k]]  # ("rules" lists only its top k)
             out[policy]["pool_ndcg"].append(float(top @ discounts[: len(top)] / ideal))
             out[policy]["pool_purchases"].append(float(top @ exam[: len(top)]))
+        replay.shown(imp)
     return {
         p: {m: float(np.nanmean(v)) if v else float("nan") for m, v in metrics.items()} | {"pool_lists": float(len(metrics["pool_ndcg"]))}
         for p, metrics in out.items()

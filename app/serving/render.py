@@ -306,7 +306,10 @@ class RenderService:
             visitor = visitor_row(ranker.spec, behaviour, req.context)
             scale = catalog.popularity_scale(now)
             X = np.vstack([
-                ranking_matrix(ranker.spec, visitor, behaviour, c, catalog.stored_popularity, scale, catalog.catalog.category_price, now)
+                ranking_matrix(
+                    ranker.spec, visitor, behaviour, c, catalog.stored_popularity, scale, catalog.catalog.category_price, now,
+                    engagement=catalog.engagement,
+                )
                 for _, c in parts
             ])
             flat = ranker.score(X)
