@@ -60,7 +60,9 @@ def cmd_attributes(args: argparse.Namespace) -> int:
 
 
 def cmd_ranker(args: argparse.Namespace) -> int:
-    from training.ranker import build_ranking_data, evaluate_pool, evaluate_ranker, fingerprint, merge_metrics, save_ranker, train_ranker
+    from training.ranker import (
+        build_ranking_data, evaluate_pool, evaluate_ranker, fingerprint, merge_metrics, ranker_model, save_ranker, train_conversion, train_ranker,
+    )
     from training.simulator import SimConfig, simulate
 
     started = time.perf_counter()
@@ -79,12 +81,15 @@ def cmd_ranker(args: argparse.Namespace) -> int:
     test_from = sim.end - args.test_days * 86400
     try:
         booster, test = train_ranker(data, test_from=test_from, rounds=args.rounds, dask_client=client)
+        print("training the conversion model (purchase after a click) ...", file=sys.stderr)
+        conversion = train_conversion(data, test_from=test_from, rounds=args.rounds, dask_client=client)
     finally:
         if client is not None:
             client.close()
+    model = ranker_model(spec, booster, conversion)
     print("evaluating on the held-out days (the candidate pool of every list, then the shown lists) ...", file=sys.stderr)
-    metrics = merge_metrics(evaluate_pool(booster, sim, spec, test_from=test_from), evaluate_ranker(booster, test, spec, sim))
-    manifest = save_ranker(booster, spec, metrics, fingerprint(data), Path(args.out))
+    metrics = merge_metrics(evaluate_pool(model.score, sim, spec, test_from=test_from), evaluate_ranker(model.score, test, spec, sim))
+    manifest = save_ranker(model, metrics, fingerprint(data), Path(args.out))
     pop = metrics["popularity"]
     lists = int(metrics["model"]["pool_lists"])
     print(f"\ncandidate pool of {lists} held-out lists, judged by the simulator's true purchase probabilities:")
@@ -129,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
     a = command("attributes", "simulate, train the attribute models, publish them", cmd_attributes, visitors=4000, rounds=300)
     a.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
-    r = command("ranker", "simulate, train the product ranker, evaluate it against baselines, publish it", cmd_ranker, visitors=3000, rounds=200)
+    r = command("ranker", "simulate, train the product ranker, evaluate it against baselines, publish it", cmd_ranker, visitors=3000, rounds=500)
     r.add_argument("--test-days", type=int, default=14, help="held-out days at the end")
     r.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
     args = p.parse_args(argv)

@@ -42,7 +42,7 @@ def test_dask_ranker_matches_single_machine_quality() -> None:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
         on_dask, _ = train_ranker(data, test_from=test_from, rounds=80, dask_client=client)
     assert on_dask.num_trees() == 80
-    a, b = evaluate_ranker(local, test, spec, sim), evaluate_ranker(on_dask, test, spec, sim)
+    a, b = evaluate_ranker(local.predict, test, spec, sim), evaluate_ranker(on_dask.predict, test, spec, sim)
     # judged on the simulator's truth, as the published ranker is
     assert b["model"]["ndcg_true"] > b["popularity"]["ndcg_true"]
     assert abs(b["model"]["ndcg_true"] - a["model"]["ndcg_true"]) < 0.03, (a["model"], b["model"])
