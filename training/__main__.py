@@ -1,7 +1,7 @@
 """python -m training …: simulate a shop and train, evaluate and publish models.
 
     python -m training attributes --visitors 4000 --days 90 --out models/attributes
-    python -m training ranker --visitors 3000 --days 90 --out models/ranker
+    python -m training ranker --visitors 5000 --days 120 --out models/ranker
     python -m training attributes --dask-scheduler tcp://scheduler:8786   # on a Dask cluster
 
 Writes LightGBM models + manifest.json into --out and prints the metrics table
@@ -82,7 +82,8 @@ def cmd_ranker(args: argparse.Namespace) -> int:
     try:
         booster, test = train_ranker(data, test_from=test_from, rounds=args.rounds, dask_client=client)
         print("training the conversion model (purchase after a click) ...", file=sys.stderr)
-        conversion = train_conversion(data, test_from=test_from, rounds=args.rounds, dask_client=client)
+        extra = {"rounds": args.conversion_rounds} if args.conversion_rounds else {}
+        conversion = train_conversion(data, test_from=test_from, dask_client=client, **extra)
     finally:
         if client is not None:
             client.close()
@@ -120,11 +121,11 @@ def cmd_ranker(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    def command(name: str, help_text: str, func: object, *, visitors: int, rounds: int) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, func: object, *, visitors: int, days: int, rounds: int) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_text)
         c.add_argument("--seed", type=int, default=1, help="the simulation's seed")
         c.add_argument("--visitors", type=int, default=visitors)
-        c.add_argument("--days", type=int, default=90)
+        c.add_argument("--days", type=int, default=days)
         c.add_argument("--rounds", type=int, default=rounds, help="boosting rounds")
         c.add_argument("--out", default=f"models/{name}")
         c.add_argument("--report", metavar="DIR", help="also write the evaluation report here: metrics.json and plots")
@@ -132,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         c.set_defaults(func=func)
         return c
 
-    a = command("attributes", "simulate, train the attribute models, publish them", cmd_attributes, visitors=4000, rounds=300)
+    a = command("attributes", "simulate, train the attribute models, publish them", cmd_attributes, visitors=4000, days=90, rounds=300)
     a.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
-    r = command("ranker", "simulate, train the product ranker, evaluate it against baselines, publish it", cmd_ranker, visitors=3000, rounds=500)
+    r = command("ranker", "simulate, train the product ranker, evaluate it against baselines, publish it", cmd_ranker, visitors=5000, days=120, rounds=150)
+    r.add_argument("--conversion-rounds", type=int, help="boosting rounds of the conversion model (default: training.ranker.CONVERSION_ROUNDS)")
     r.add_argument("--test-days", type=int, default=14, help="held-out days at the end")
     r.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
     args = p.parse_args(argv)
