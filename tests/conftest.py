@@ -96,7 +96,14 @@ def published_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def published_ranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small product ranker, trained on a small simulation and published once."""
     from app.core.features import FeatureSpec
-    from training.ranker import build_ranking_data, fingerprint, ranker_model, save_ranker, train_conversion, train_ranker
+    from training.ranker import (
+        build_ranking_data,
+        fingerprint,
+        ranker_model,
+        save_ranker,
+        train_conversion,
+        train_ranker,
+    )
     from training.simulator import SimConfig, simulate
 
     sim = simulate(SimConfig(seed=3, n_visitors=800, days=40))

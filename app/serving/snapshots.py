@@ -15,9 +15,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from app.core.catalog import EMPTY_CATALOG, Catalog
-from app.core.engagement import EMPTY_ENGAGEMENT, Engagement
 from app.core.crowds import Crowd
 from app.core.derived import DerivedSettings
+from app.core.engagement import EMPTY_ENGAGEMENT, Engagement
 from app.core.page import Block, Page
 from app.core.ranking import decayed
 from app.serving.banners import CompiledBanner

@@ -32,7 +32,13 @@ def test_dask_training_matches_single_machine_quality() -> None:
 
 
 def test_dask_ranker_matches_single_machine_quality() -> None:
-    from training.ranker import build_ranking_data, evaluate_ranker, ranker_model, train_conversion, train_ranker
+    from training.ranker import (
+        build_ranking_data,
+        evaluate_ranker,
+        ranker_model,
+        train_conversion,
+        train_ranker,
+    )
 
     sim = simulate(SimConfig(seed=3, n_visitors=1200, days=50))
     spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))

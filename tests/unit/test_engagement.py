@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from app.core.engagement import COUNTERS, Engagement, EngagementCounter, event_counter, exposure_increments, exposure_weight
+from app.core.engagement import (
+    COUNTERS,
+    Engagement,
+    EngagementCounter,
+    event_counter,
+    exposure_increments,
+    exposure_weight,
+)
 from app.core.profile import Event
 
 

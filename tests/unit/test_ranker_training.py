@@ -8,7 +8,14 @@ import pytest
 from app.core.features import FeatureSpec, ranking_names
 from training.metrics import auc
 from training.ranker import (
-    build_ranking_data, evaluate_pool, evaluate_ranker, merge_metrics, ranker_model, save_ranker, train_conversion, train_ranker,
+    build_ranking_data,
+    evaluate_pool,
+    evaluate_ranker,
+    merge_metrics,
+    ranker_model,
+    save_ranker,
+    train_conversion,
+    train_ranker,
 )
 from training.simulator import SimConfig, simulate
 
