@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from app.banners.elements import ElementLimits, inspect_element
 from app.banners.validation import validate_template
-from app.core.catalog import Product
+from app.core.catalog import Catalog, Product
 from app.core.derived import DerivedSettings
 from app.core.profile import Event
 from app.rendering.blocks import validate_params
@@ -285,7 +285,9 @@ async def seed_demo(r: aioredis.Redis, *, shop_id: str = "demo", visitors: int =
     known, events = build_visitors(visitors, rng, anchor, catalog)
     show_known, show_events, descriptions = showcase_visitors(rng, anchor, catalog)
     await visitor_store.upsert_known(r, shop_id, known + show_known)
-    all_events = events + show_events
+    # resolved as the events API resolves what a storefront sends (category, price position)
+    resolver = Catalog.build(catalog)
+    all_events = [resolver.resolve(e) for e in events + show_events]
     with tqdm(total=len(all_events), desc="seeding events", unit=" events", disable=not progress, mininterval=0.5) as bar:
         await visitor_store.ingest(r, shop_id, all_events, progress=bar.update)
     await shop_store.put_settings(r, shop_id, {**settings, "demo_anchor": anchor, "demo_visitors": descriptions})

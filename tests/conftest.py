@@ -96,13 +96,22 @@ def published_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def published_ranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small product ranker, trained on a small simulation and published once."""
     from app.core.features import FeatureSpec
-    from training.ranker import build_ranking_data, fingerprint, save_ranker, train_ranker
+    from training.ranker import (
+        build_ranking_data,
+        fingerprint,
+        ranker_model,
+        save_ranker,
+        train_conversion,
+        train_ranker,
+    )
     from training.simulator import SimConfig, simulate
 
     sim = simulate(SimConfig(seed=3, n_visitors=800, days=40))
     spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
     data = build_ranking_data(sim, spec)
-    booster, _ = train_ranker(data, test_from=sim.end - 7 * 86400, rounds=40)
+    test_from = sim.end - 7 * 86400
+    booster, _ = train_ranker(data, test_from=test_from, rounds=40)
+    conversion = train_conversion(data, test_from=test_from, rounds=40)
     out = tmp_path_factory.mktemp("published") / "ranker"
-    save_ranker(booster, spec, {}, fingerprint(data), out)
+    save_ranker(ranker_model(spec, booster, conversion), {}, fingerprint(data), out)
     return out

@@ -1,7 +1,7 @@
 """python -m training …: simulate a shop and train, evaluate and publish models.
 
     python -m training attributes --visitors 4000 --days 90 --out models/attributes
-    python -m training ranker --visitors 3000 --days 90 --out models/ranker
+    python -m training ranker --visitors 5000 --days 120 --out models/ranker
     python -m training attributes --dask-scheduler tcp://scheduler:8786   # on a Dask cluster
 
 Writes LightGBM models + manifest.json into --out and prints the metrics table
@@ -60,7 +60,9 @@ def cmd_attributes(args: argparse.Namespace) -> int:
 
 
 def cmd_ranker(args: argparse.Namespace) -> int:
-    from training.ranker import build_ranking_data, evaluate_ranker, fingerprint, save_ranker, train_ranker
+    from training.ranker import (
+        build_ranking_data, evaluate_pool, evaluate_ranker, fingerprint, merge_metrics, ranker_model, save_ranker, train_conversion, train_ranker,
+    )
     from training.simulator import SimConfig, simulate
 
     started = time.perf_counter()
@@ -76,20 +78,37 @@ def cmd_ranker(args: argparse.Namespace) -> int:
         client = Client(args.dask_scheduler)
     where = f"the Dask cluster at {args.dask_scheduler}" if client else "this machine"
     print(f"training on {len(data.groups)} lists on {where} ...", file=sys.stderr)
+    test_from = sim.end - args.test_days * 86400
     try:
-        booster, test = train_ranker(data, test_from=sim.end - args.test_days * 86400, rounds=args.rounds, dask_client=client)
+        booster, test = train_ranker(data, test_from=test_from, rounds=args.rounds, dask_client=client)
+        print("training the conversion model (purchase after a click) ...", file=sys.stderr)
+        extra = {"rounds": args.conversion_rounds} if args.conversion_rounds else {}
+        conversion = train_conversion(data, test_from=test_from, dask_client=client, **extra)
     finally:
         if client is not None:
             client.close()
-    metrics = evaluate_ranker(booster, test, spec, sim)
-    manifest = save_ranker(booster, spec, metrics, fingerprint(data), Path(args.out))
-    print(f"\n{'policy':<12} {'NDCG@10':>8} {'recall@10':>10} {'NDCG(true)':>11} {'E[buys@10]':>11}")
-    for policy, m in metrics.items():
-        print(f"{policy:<12} {m['ndcg']:>8.3f} {m['recall']:>10.3f} {m['ndcg_true']:>11.3f} {m['true_purchases']:>11.4f}")
+    model = ranker_model(spec, booster, conversion)
+    print("evaluating on the held-out days (the candidate pool of every list, then the shown lists) ...", file=sys.stderr)
+    metrics = merge_metrics(evaluate_pool(model.score, sim, spec, test_from=test_from), evaluate_ranker(model.score, test, spec, sim))
+    manifest = save_ranker(model, metrics, fingerprint(data), Path(args.out))
     pop = metrics["popularity"]
-    print(f"\nmodel / popularity: NDCG@10 {metrics['model']['ndcg'] / pop['ndcg']:.2f}x, true NDCG {metrics['model']['ndcg_true'] / pop['ndcg_true']:.2f}x, expected purchases {metrics['model']['true_purchases'] / pop['true_purchases']:.2f}x")
-    oracle = metrics["oracle"]
-    print(f"the ceiling (oracle order by the simulator's truth) / popularity: NDCG@10 {oracle['ndcg'] / pop['ndcg']:.2f}x, true NDCG {oracle['ndcg_true'] / pop['ndcg_true']:.2f}x")
+    lists = int(metrics["model"]["pool_lists"])
+    print(f"\ncandidate pool of {lists} held-out lists, judged by the simulator's true purchase probabilities:")
+    print(f"{'policy':<12} {'NDCG@10':>8} {'E[buys@10]':>11} {'vs popularity':>14}")
+    for policy, m in metrics.items():
+        if "pool_ndcg" in m:
+            print(f"{policy:<12} {m['pool_ndcg']:>8.3f} {m['pool_purchases']:>11.4f} {m['pool_ndcg'] / pop['pool_ndcg']:>13.2f}x")
+    print(f"\nshown lists with a click ({int(metrics['model']['lists'])}), reordered:")
+    print(f"{'policy':<12} {'NDCG@10':>8} {'recall@10':>10} {'NDCG(true)':>11} {'E[buys@10]':>11}")
+    for policy, m in metrics.items():
+        if "ndcg" in m:
+            print(f"{policy:<12} {m['ndcg']:>8.3f} {m['recall']:>10.3f} {m['ndcg_true']:>11.3f} {m['true_purchases']:>11.4f}")
+    model = metrics["model"]
+    print(
+        f"\nmodel / popularity: pool NDCG@10 {model['pool_ndcg'] / pop['pool_ndcg']:.2f}x (the target: 1.3x), pool expected purchases"
+        f" {model['pool_purchases'] / pop['pool_purchases']:.2f}x; shown lists: logged NDCG@10 {model['ndcg'] / pop['ndcg']:.2f}x,"
+        f" true NDCG {model['ndcg_true'] / pop['ndcg_true']:.2f}x"
+    )
     print(f"published {manifest} in {time.perf_counter() - started:.1f}s")
     if args.report:
         from training.report import write_ranker_report
@@ -102,11 +121,11 @@ def cmd_ranker(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    def command(name: str, help_text: str, func: object, *, visitors: int, rounds: int) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, func: object, *, visitors: int, days: int, rounds: int) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_text)
         c.add_argument("--seed", type=int, default=1, help="the simulation's seed")
         c.add_argument("--visitors", type=int, default=visitors)
-        c.add_argument("--days", type=int, default=90)
+        c.add_argument("--days", type=int, default=days)
         c.add_argument("--rounds", type=int, default=rounds, help="boosting rounds")
         c.add_argument("--out", default=f"models/{name}")
         c.add_argument("--report", metavar="DIR", help="also write the evaluation report here: metrics.json and plots")
@@ -114,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         c.set_defaults(func=func)
         return c
 
-    a = command("attributes", "simulate, train the attribute models, publish them", cmd_attributes, visitors=4000, rounds=300)
+    a = command("attributes", "simulate, train the attribute models, publish them", cmd_attributes, visitors=4000, days=90, rounds=300)
     a.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
-    r = command("ranker", "simulate, train the product ranker, evaluate it against baselines, publish it", cmd_ranker, visitors=3000, rounds=200)
+    r = command("ranker", "simulate, train the product ranker, evaluate it against baselines, publish it", cmd_ranker, visitors=5000, days=120, rounds=150)
+    r.add_argument("--conversion-rounds", type=int, help="boosting rounds of the conversion model (default: training.ranker.CONVERSION_ROUNDS)")
     r.add_argument("--test-days", type=int, default=14, help="held-out days at the end")
     r.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
     args = p.parse_args(argv)

@@ -4,7 +4,8 @@
   baseline: predicted probability vs observed rate, per bin;
 - cumulative gains of each binary attribute model: the share of positives reached when
   targeting the top x% of visitors by score, against random targeting;
-- the ranker's NDCG@10 and expected purchases per ordering policy.
+- the ranker's NDCG@10 and expected purchases per ordering policy, over the candidate
+  pool and over the shown lists.
 """
 
 from __future__ import annotations
@@ -62,20 +63,27 @@ def write_attribute_report(
     return written
 
 
-def write_ranker_report(out: Path, metrics: Mapping[str, Mapping[str, float]], policies: Sequence[str] = ("model", "popularity", "shown", "random", "oracle")) -> list[Path]:
+RANKER_PANELS = (
+    ("pool_ndcg", "candidate pool: NDCG@10, true purchase probability"),
+    ("pool_purchases", "candidate pool: expected purchases in the top 10"),
+    ("ndcg", "shown lists: NDCG@10, logged labels"),
+    ("ndcg_true", "shown lists: NDCG@10, true purchase probability"),
+)
+
+
+def write_ranker_report(out: Path, metrics: Mapping[str, Mapping[str, float]], policies: Sequence[str] = ("model", "popularity", "rules", "shown", "random", "oracle")) -> list[Path]:
+    """The metrics as JSON and one bar chart per figure; a policy an evaluation lacks is left out of its chart."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, (key, title) in zip(
-        axes,
-        (("ndcg", "NDCG@10, logged labels"), ("ndcg_true", "NDCG@10, true purchase probability"), ("true_purchases", "expected purchases in the top 10")),
-        strict=True,
-    ):
-        values = [metrics[p][key] for p in policies]
-        bars = ax.bar(policies, values, color=["#d9480f" if p == "model" else "#adb5bd" for p in policies])
+    panels = [(key, title) for key, title in RANKER_PANELS if any(key in metrics.get(p, {}) for p in policies)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels, strict=True):
+        shown = [p for p in policies if np.isfinite(metrics.get(p, {}).get(key, float("nan")))]
+        bars = ax.bar(shown, [metrics[p][key] for p in shown], color=["#d9480f" if p == "model" else "#adb5bd" for p in shown])
         ax.bar_label(bars, fmt="%.3f")
-        ax.set(title=title)
-    fig.suptitle(f"held-out lists: {int(metrics['model']['lists'])}")
+        ax.set_title(title, fontsize=10)
+    counts = [f"{int(metrics['model'][n])} {what}" for n, what in (("pool_lists", "held-out lists"), ("lists", "with a click")) if n in metrics.get("model", {})]
+    fig.suptitle(", ".join(counts))
     fig.tight_layout()
     fig.savefig(out / "ranker.png", dpi=110)
     plt.close(fig)

@@ -27,7 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from app.core.catalog import Product
+from app.core.catalog import Catalog, Product
 from app.core.events import parse_event
 from app.core.profile import Event
 from training.simulator import Impression, SessionContext, Simulation, VisitorTruth
@@ -74,10 +74,10 @@ def write_events_jsonl(source: Simulation | Iterable[Event], path: PathLike) -> 
 def read_events_jsonl(path: PathLike, products: Iterable[Product] | None = None) -> list[Event]:
     """Events from a JSONL file, checked by the service's own parser.
 
-    With ``products``, every event of a product gets its category from them, as the
-    service does when it ingests events. A bad line raises ``ValueError`` naming it.
+    With ``products``, every event of a product gets its category and price position
+    from them, as the service does when it ingests events. A bad line raises ``ValueError`` naming it.
     """
-    category = {p.id: p.category for p in products} if products is not None else {}
+    catalog = Catalog.build(products) if products is not None else None
     out = []
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, start=1):
@@ -92,10 +92,7 @@ def read_events_jsonl(path: PathLike, products: Iterable[Product] | None = None)
             event, errors = parse_event(raw, f"line {line_no}", math.inf)
             if errors or event is None:
                 raise ValueError(f"{path}, " + "; ".join(f"{e.path}: {e.message}" for e in errors))
-            cat = category.get(event.product_id) if event.product_id else None
-            if cat is not None:  # (dataclasses.replace costs more than the parsing)
-                event = Event(event.event_id, event.type, event.visitor_id, event.ts, event.product_id, cat, event.amount_cents, event.render_id)
-            out.append(event)
+            out.append(catalog.resolve(event) if catalog is not None else event)
     return out
 
 

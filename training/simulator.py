@@ -86,8 +86,9 @@ Events (``Simulation.events``, sorted by time, ids stable for a seed)::
                  came from a list (organic: s{seed}-o{n}v/a/p)
     follow       once per fan                                         s{seed}-{visitor}-follow
 
-Every event of a product carries its category (as the service resolves it on
-ingestion); a purchase carries price × quantity in cents.
+Every event of a product carries its category and price position (as the service
+resolves them on ingestion, :meth:`app.core.catalog.Catalog.resolve`); a purchase
+carries price × quantity in cents.
 
 With the defaults (5,000 visitors, 120 days): about 6.5 sessions and 13 lists per
 visitor, 1.1 clicks per list, 37 % of visitors buy at least once, 58 % have gone
@@ -118,7 +119,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from app.core.catalog import Product
+from app.core.catalog import Catalog, Product
 from app.core.profile import Event
 
 DAY = 86400
@@ -799,6 +800,9 @@ def _make_events(cfg: SimConfig, a: dict[str, np.ndarray], prod: _Products, vis:
     order = np.lexsort((np.arange(len(a["ts"])), a["type"], a["ts"]))
     suffix = {VIEW: "v", CLICK: "c", CART: "a", PURCHASE: "p"}
     cats = [p.category for p in prod.products]
+    # the price position the service records for a product's events when it ingests them
+    catalog = Catalog.build(prod.products)
+    price_milli = [catalog.price_position_milli(p) for p in prod.products]
     events = []
     cols = [a[key][order].tolist() for key in ("type", "ts", "visitor", "product", "impression", "position", "organic", "cents")]
     for etype, ts, v, p, imp, pos, org, cents in tqdm(zip(*cols, strict=True), total=len(order), desc="events", unit="event", disable=not progress, miniters=50_000):
@@ -821,6 +825,7 @@ def _make_events(cfg: SimConfig, a: dict[str, np.ndarray], prod: _Products, vis:
                 category=cats[p] if p >= 0 else None,
                 amount_cents=cents if cents >= 0 else None,
                 render_id=render,
+                price_position_milli=price_milli[p] if p >= 0 else None,
             )
         )
     return events

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from app.core.profile import Event
+
 
 @dataclass(frozen=True)
 class Product:
@@ -51,6 +53,16 @@ class Product:
             image=d.get("image"),
             added_at=d.get("added_at"),
         )
+
+
+def price_position(price: np.ndarray | float, median: np.ndarray | float) -> np.ndarray | float:
+    """ln(price / the typical price of its category): 0 typical, -0.7 half, +0.7 double.
+
+    The cent added to both keeps free products finite. Ranking rows and the profile's
+    record of viewed prices use this one definition, so that "cheaper than usual for
+    this visitor" compares like with like.
+    """
+    return np.log((price + 0.01) / (median + 0.01))
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,27 @@ class Catalog:
             by_category={k: tuple(v) for k, v in cats.items()},
             by_tag={k: tuple(v) for k, v in tags.items()},
             category_price={k: float(np.median([by_id[i].price for i in v])) for k, v in cats.items()},
+        )
+
+    def price_position_milli(self, product: Product) -> int | None:
+        """:func:`price_position` of a product in thousandths (an integer, so that the
+        profile sums it exactly in any order); None without a usable category price."""
+        median = self.category_price.get(product.category)
+        if median is None or not median > 0 or not product.price >= 0:
+            return None
+        return round(1000 * float(price_position(product.price, median)))
+
+    def resolve(self, event: Event) -> Event:
+        """The event with what the catalog knows of its product now: the category, and the
+        price position (for the visitor's record of viewed prices). Unknown products pass
+        unchanged. The service applies this on ingestion; training replays get the same."""
+        product = self.products.get(event.product_id) if event.product_id else None
+        if product is None:
+            return event
+        # (a direct constructor call: dataclasses.replace costs several times more, per event)
+        return Event(
+            event.event_id, event.type, event.visitor_id, event.ts, event.product_id, product.category,
+            event.amount_cents, event.render_id, self.price_position_milli(product),
         )
 
     def pool(self, categories: Iterable[str] = (), tags: Iterable[str] = ()) -> list[Product]:

@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from app.core.catalog import Candidates
+from app.core.catalog import Candidates, price_position
+from app.core.engagement import IMPRESSION_UNIT, Engagement
 from app.core.profile import Behaviour, Context
 
 FEATURES_VERSION = "visitor-1"
@@ -129,7 +130,7 @@ def visitor_matrix(spec: FeatureSpec, rows: Sequence[tuple[Behaviour, Context]])
 
 # --- ranking: a visitor's row beside each candidate product's columns -----------------
 
-RANKING_VERSION = "ranking-1"
+RANKING_VERSION = "ranking-2"
 PRODUCT_FEATURES = (
     "log_price",
     "price_vs_category",  # ln(price / the category's median price in the catalog)
@@ -137,11 +138,32 @@ PRODUCT_FEATURES = (
     "days_since_added",  # NaN when unknown
     "category_code",  # index in spec.categories, -1 for a category the model never saw
     "category_affinity",  # the visitor's share of views in this product's category
+    "category_views",  # the visitor's views in this product's category (how sure that share is)
+    "product_ctr",  # ln of clicks per impression, pulled towards the shop's rate (see RATE_PRIOR)
+    "product_exposure",  # ln(1 + impressions): how much the rate above rests on
+    "product_buy_rate",  # ln of purchases per view, pulled towards the shop's rate
+    "viewed_price_position",  # the visitor's mean price position of viewed products; NaN without
+    "price_vs_viewed",  # price_vs_category minus the visitor's viewed_price_position
 )
+# How many impressions (or views) of the shop's average a product's rate starts from: a
+# product shown a handful of times is judged mostly by the shop, one shown a thousand
+# times by itself. NaN where the shop has no clicks (or purchases) at all yet.
+RATE_PRIOR = 20.0
 
 
 def ranking_names(spec: FeatureSpec) -> tuple[str, ...]:
     return (*spec.visitor_names, *PRODUCT_FEATURES)
+
+
+def _counts(counter: Mapping[str, int], ids: Sequence[str]) -> np.ndarray:
+    return np.fromiter((counter.get(i, 0) for i in ids), dtype=float, count=len(ids))
+
+
+def _smoothed_log_rate(hits: np.ndarray, trials: np.ndarray, total_hits: float, total_trials: float) -> np.ndarray:
+    if total_hits <= 0 or total_trials <= 0:
+        return np.full(len(hits), math.nan)
+    prior = total_hits / total_trials
+    return np.log((hits + RATE_PRIOR * prior) / (trials + RATE_PRIOR))
 
 
 def ranking_matrix(
@@ -153,13 +175,17 @@ def ranking_matrix(
     popularity_scale: float,
     category_price: Mapping[str, float],
     now: float,
+    *,
+    engagement: Engagement,
 ) -> np.ndarray:
     """Rows for ranking ``candidates`` for one visitor: shape (len(candidates), len(ranking_names)).
 
     ``visitor`` is :func:`visitor_row` for this page view; ``popularity`` times
     ``popularity_scale`` is decayed popularity at ``now`` (the stored forward-decayed
-    values and their common factor, as the service holds them). Built column-wise from
-    the candidates' cached columns: no per-product Python on the page view's path.
+    values and their common factor, as the service holds them); ``engagement`` the
+    products' counters (app.core.engagement). Built column-wise from the candidates'
+    cached columns: no per-product Python on the page view's path but the lookups of
+    each candidate's counts.
     """
     c = candidates
     n = len(c)
@@ -169,19 +195,29 @@ def ranking_matrix(
     median = np.array([category_price.get(cat, math.nan) for cat in c.categories])[c.category_codes]
     median = np.where(np.isnan(median) | (median <= 0), c.prices, median)
     pop = np.fromiter((popularity.get(i, 0.0) for i in c.ids), dtype=float, count=n) * popularity_scale
+    by_category = np.array([behaviour.viewed_categories.get(cat, 0) for cat in c.categories], dtype=float)[c.category_codes]
     total_views = sum(behaviour.viewed_categories.values())
-    if total_views:
-        share = np.array([behaviour.viewed_categories.get(cat, 0) / total_views for cat in c.categories])[c.category_codes]
-    else:
-        share = np.full(n, math.nan)
+    share = by_category / total_views if total_views else np.full(n, math.nan)
+    price_vs_category = price_position(c.prices, median)
+    viewed = behaviour.viewed_price_position
+    viewed_position = math.nan if viewed is None else viewed
+    e, totals = engagement, engagement.totals
+    impressions = _counts(e.impressions, c.ids) / IMPRESSION_UNIT
+    views = _counts(e.views, c.ids)
     cols = np.column_stack(
         [
             np.log1p(c.prices),
-            np.log((c.prices + 0.01) / (median + 0.01)),
+            price_vs_category,
             np.log1p(np.maximum(pop, 0.0)),
             (now - c.added_at) / DAY_S,
             np.array([codes.get(cat, -1) for cat in c.categories], dtype=float)[c.category_codes],
             share,
+            by_category,
+            _smoothed_log_rate(_counts(e.clicks, c.ids), impressions, totals["clicks"], totals["impressions"] / IMPRESSION_UNIT),
+            np.log1p(impressions),
+            _smoothed_log_rate(_counts(e.purchases, c.ids), views, totals["purchases"], totals["views"]),
+            np.full(n, viewed_position),
+            price_vs_category - viewed_position,
         ]
     )
     return np.hstack([np.broadcast_to(visitor, (n, len(visitor))), cols])

@@ -27,6 +27,9 @@ class Event:
     category: str | None = None  # resolved from the catalog when the event is ingested
     amount_cents: int | None = None
     render_id: str | None = None
+    # the product's price position (app.core.catalog.price_position) in thousandths,
+    # resolved from the catalog when the event is ingested, like the category
+    price_position_milli: int | None = None
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,20 @@ class Behaviour:
     last_purchase_at: float | None = None
     followed_at: float | None = None
     viewed_categories: Mapping[str, int] = field(default_factory=dict)
+    # Views of products with a known price position, and the sum of those positions in
+    # thousandths: integers, so the sum is exact in any order (Redis and Python agree).
+    priced_views: int = 0
+    viewed_price_milli: int = 0
 
     @property
     def spend(self) -> float:
         return self.spend_cents / 100
+
+    @property
+    def viewed_price_position(self) -> float | None:
+        """Mean price position of what the visitor viewed: below 0, cheaper than is typical
+        in each category (a price-sensitive visitor), above 0 dearer; None without views."""
+        return self.viewed_price_milli / self.priced_views / 1000 if self.priced_views else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +75,8 @@ class Behaviour:
             "last_purchase_at": self.last_purchase_at,
             "followed_at": self.followed_at,
             "viewed_categories": dict(self.viewed_categories),
+            "priced_views": self.priced_views,
+            "viewed_price_position": self.viewed_price_position,
         }
 
 
@@ -103,6 +118,11 @@ def apply(behaviour: Behaviour, event: Event) -> Behaviour:
         cats = dict(b.viewed_categories)
         if event.category:
             cats[event.category] = cats.get(event.category, 0) + 1
+        if event.price_position_milli is not None:
+            return replace(
+                b, views=b.views + 1, viewed_categories=cats,
+                priced_views=b.priced_views + 1, viewed_price_milli=b.viewed_price_milli + event.price_position_milli,
+            )
         return replace(b, views=b.views + 1, viewed_categories=cats)
     if event.type == "click":
         return replace(b, clicks=b.clicks + 1)

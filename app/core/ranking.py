@@ -56,6 +56,19 @@ def popularity_increment(event_type: str, ts: float, now: float | None = None) -
     return weight * 2.0 ** ((ts - POPULARITY_EPOCH) / HALF_LIFE_S)
 
 
+def purchase_score(relevance: np.ndarray, conversion_logit: np.ndarray | None, weight: float) -> np.ndarray:
+    """The learned ranker's score of each candidate: relevance plus ``weight`` x ln P(purchase | click).
+
+    ``relevance`` is the lambdarank model's output (learned from clicks and purchases in
+    shown lists, where purchases are too rare to teach it much about price); the
+    conversion model's logit comes from every click that did or did not end in a
+    purchase. A purchase needs both, a click and then a purchase, hence the sum of logs.
+    """
+    if conversion_logit is None:
+        return relevance
+    return relevance - weight * np.logaddexp(0.0, -conversion_logit)  # ln sigmoid(x), stable
+
+
 def decayed(stored: float, now: float) -> float:
     """A stored forward-decayed value read as a decayed count at ``now``."""
     return stored * 2.0 ** (-(now - POPULARITY_EPOCH) / HALF_LIFE_S)

@@ -11,18 +11,49 @@ import lightgbm as lgb
 import numpy as np
 
 from app.core.features import FEATURES_VERSION, RANKING_VERSION, FeatureSpec, ranking_names
+from app.core.ranking import purchase_score
 from app.scoring.attribute_models import ModelRejected
 
 
 @dataclass(frozen=True)
 class RankerModel:
+    """The lambdarank model and, when published with one, the conversion model beside it.
+
+    Training evaluates through this same class, so the published figures are the scores
+    the service serves.
+    """
+
     version: str
     spec: FeatureSpec
     booster: lgb.Booster
+    conversion: lgb.Booster | None = None  # P(purchase | click), see app.core.ranking.purchase_score
+    conversion_weight: float = 0.0
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """Scores of many rows in one call (all grids of a page at once)."""
-        return np.asarray(self.booster.predict(X, num_threads=1))
+        relevance = np.asarray(self.booster.predict(X, num_threads=1))
+        if self.conversion is None:
+            return relevance
+        logit = np.asarray(self.conversion.predict(X, raw_score=True, num_threads=1))
+        return purchase_score(relevance, logit, self.conversion_weight)
+
+
+def _booster(folder: Path, name: object, sha256: object, spec: FeatureSpec) -> lgb.Booster:
+    """One model file, checked against its recorded digest and the feature layout."""
+    path = folder / str(name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelRejected(str(exc)) from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ModelRejected(f"{path.name} does not match its recorded sha256")
+    try:
+        booster = lgb.Booster(model_str=data.decode())
+    except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
+        raise ModelRejected(f"LightGBM cannot load {path.name}: {exc}") from exc
+    if booster.num_feature() != len(ranking_names(spec)):
+        raise ModelRejected(f"{path.name} has {booster.num_feature()} features, the spec {len(ranking_names(spec))}")
+    return booster
 
 
 def load_ranker(folder: Path) -> RankerModel:
@@ -40,18 +71,13 @@ def load_ranker(folder: Path) -> RankerModel:
     spec = FeatureSpec(categories=tuple(features.get("categories") or ()), timezone=features.get("timezone", "Asia/Shanghai"))
     if list(ranking_names(spec)) != features.get("ranking_names"):
         raise ModelRejected("ranking feature names or order differ from this service's feature code")
-    path = folder / str(manifest.get("file"))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelRejected(str(exc)) from exc
-    if hashlib.sha256(data).hexdigest() != manifest.get("sha256"):
-        raise ModelRejected(f"{path.name} does not match its recorded sha256")
-    try:
-        booster = lgb.Booster(model_str=data.decode())
-    except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
-        raise ModelRejected(f"LightGBM cannot load {path.name}: {exc}") from exc
-    if booster.num_feature() != len(ranking_names(spec)):
-        raise ModelRejected(f"model has {booster.num_feature()} features, the spec {len(ranking_names(spec))}")
+    booster = _booster(folder, manifest.get("file"), manifest.get("sha256"), spec)
+    conversion, weight = None, 0.0
+    if (conv := manifest.get("conversion")) is not None:
+        try:
+            weight = float(conv["weight"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelRejected(f"the conversion model's weight is missing or not a number: {exc}") from exc
+        conversion = _booster(folder, conv.get("file"), conv.get("sha256"), spec)
     version = f"{manifest.get('created_at', '?')}#{hashlib.sha256(raw).hexdigest()[:8]}"
-    return RankerModel(version, spec, booster)
+    return RankerModel(version, spec, booster, conversion, weight)

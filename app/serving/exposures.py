@@ -5,6 +5,10 @@ has gathered every ``interval_s`` (or sooner when ``batch`` entries wait) in one
 pipeline. With the embedded Redis fsyncing every write, one batch costs one fsync
 instead of one per page view. A crash of the service loses at most the entries of
 one interval; a clean shutdown flushes them all.
+
+The same batch adds the shown products' impressions to the engagement counters
+(app.core.engagement), summed per product over the batch first: one HINCRBY per
+product and batch, not one per product and render.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from redis.exceptions import RedisError
 
 from app.experiments.attribution import Exposure
 from app.store import experiments as experiment_store
+from app.store.catalog import queue_impressions
 from app.store.visitors import queue_exposure
 
 log = logging.getLogger("storefront.exposures")
@@ -36,16 +41,18 @@ class ExposureLog:
         # need no more writes (Redis keeps the first exposure anyway, HSETNX).
         self._sent: OrderedDict[tuple[str, str, int, str], None] = OrderedDict()
         self.sent_memory = 200_000
+        self._pending: list[tuple[str, Mapping[str, str], Mapping[str, int]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.dropped = 0  # entries given up because Redis stayed down and the buffer was full
 
-    def add(self, shop_id: str, fields: Mapping[str, str]) -> None:
+    def add(self, shop_id: str, fields: Mapping[str, str], impressions: Mapping[str, int] | None = None) -> None:
+        """Queue one render's entry and the impressions of the products it showed."""
         if len(self._pending) >= self.max_pending:
             self.dropped += 1  # Redis is down for long: keep memory bounded, count the loss
             return
-        self._pending.append((shop_id, fields))
+        self._pending.append((shop_id, fields, impressions or {}))
         if len(self._pending) >= self.batch:
             self._wake.set()
 
@@ -78,12 +85,19 @@ class ExposureLog:
             return 0
         entries, self._pending = self._pending, []
         firsts, self._first = self._first, []
+        shown: dict[str, dict[str, int]] = {}
+        for shop_id, _, impressions in entries:
+            per_shop = shown.setdefault(shop_id, {})
+            for pid, n in impressions.items():
+                per_shop[pid] = per_shop.get(pid, 0) + n
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for shop_id, fields in entries:
+                for shop_id, fields, _ in entries:
                     queue_exposure(pipe, shop_id, fields)
                 for shop_id, exp_id, phase, visitor_id, exposure in firsts:
                     experiment_store.queue_exposure(pipe, shop_id, exp_id, phase, visitor_id, exposure)
+                for shop_id, increments in shown.items():
+                    queue_impressions(pipe, shop_id, increments)
                 await asyncio.wait_for(pipe.execute(), 5.0)
         except (TimeoutError, RedisError, OSError) as exc:
             log.warning("exposure log write failed (%s); %d entries kept for the next try", type(exc).__name__, len(entries) + len(firsts))

@@ -31,6 +31,7 @@ from app.core.catalog import Product
 from app.core.crowd_probability import score_crowds_with_predictions
 from app.core.crowds import as_only_crowd
 from app.core.decision import CrowdScore, Fallback, PageDecision, SlotDecision
+from app.core.engagement import exposure_increments
 from app.core.features import ranking_matrix, visitor_row
 from app.core.page import (
     PRODUCT_TEMPLATES,
@@ -337,7 +338,10 @@ class RenderService:
             visitor = visitor_row(ranker.spec, behaviour, req.context)
             scale = catalog.popularity_scale(now)
             X = np.vstack([
-                ranking_matrix(ranker.spec, visitor, behaviour, c, catalog.stored_popularity, scale, catalog.catalog.category_price, now)
+                ranking_matrix(
+                    ranker.spec, visitor, behaviour, c, catalog.stored_popularity, scale, catalog.catalog.category_price, now,
+                    engagement=catalog.engagement,
+                )
                 for _, c in parts
             ])
             flat = ranker.score(X)
@@ -455,7 +459,8 @@ class RenderService:
             ),
             "fallbacks": str(len(d.fallbacks)),
         }
-        self.exposures.add(d.shop_id, fields)
+        grids = [[p.id for p in s.products] for s in d.slots if s.products]  # (only product grids have products)
+        self.exposures.add(d.shop_id, fields, exposure_increments(grids))
 
     def _log_experiments(self, d: PageDecision, config: ShopConfig, req: RenderRequest, behaviour: Behaviour) -> None:
         """One first exposure per visitor and experiment phase, with the pre-exposure

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from app.core.catalog import EMPTY_CATALOG, Catalog
 from app.core.crowds import Crowd
 from app.core.derived import DerivedSettings
+from app.core.engagement import EMPTY_ENGAGEMENT, Engagement
 from app.core.page import Block, Page
 from app.core.ranking import decayed
 from app.experiments.definition import Experiment, HoldoutSetting
@@ -44,7 +45,8 @@ class CatalogSnapshot:
     version: int
     catalog: Catalog
     stored_popularity: dict[str, float]
-    popularity_at: float  # monotonic time the popularity was read
+    popularity_at: float  # monotonic time the popularity and engagement were read
+    engagement: Engagement = EMPTY_ENGAGEMENT
 
     @staticmethod
     def popularity_scale(now: float) -> float:
@@ -97,14 +99,24 @@ class Snapshots:
         now = time.monotonic()
         if snap is None or version is None or snap.version != version:
             ver, products = await catalog_store.load_catalog(r, shop_id)
-            pop = await catalog_store.load_popularity(r, shop_id)
-            snap = CatalogSnapshot(ver, Catalog.build(products), pop, now)
+            pop, engagement = await self._signals(r, shop_id)
+            snap = CatalogSnapshot(ver, Catalog.build(products), pop, now, engagement)
             self.catalogs[shop_id] = snap
         elif now - snap.popularity_at > self.popularity_ttl_s:
-            # Popularity moves with every event; it is re-read at most every few seconds.
-            snap.stored_popularity = await catalog_store.load_popularity(r, shop_id)
+            # Popularity and engagement move with every event and render; they are re-read
+            # at most every few seconds.
+            snap.stored_popularity, snap.engagement = await self._signals(r, shop_id)
             snap.popularity_at = now
         return snap
+
+    @staticmethod
+    async def _signals(r: aioredis.Redis, shop_id: str) -> tuple[dict[str, float], Engagement]:
+        """Popularity and the engagement counters, in one round trip."""
+        async with r.pipeline(transaction=False) as pipe:
+            pipe.zrange(keys.popularity(shop_id), 0, -1, withscores=True)
+            catalog_store.queue_engagement_read(pipe, shop_id)
+            pop, *engagement = await pipe.execute()
+        return dict(pop), catalog_store.engagement_from_replies(engagement)
 
     def cached_catalog(self, shop_id: str) -> CatalogSnapshot:
         return self.catalogs.get(shop_id) or CatalogSnapshot(0, EMPTY_CATALOG, {}, 0.0)

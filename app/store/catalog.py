@@ -1,14 +1,17 @@
-"""A shop's products in Redis: one hash of product JSON, a version, and the popularity set."""
+"""A shop's products in Redis: one hash of product JSON, a version, the popularity set and
+the engagement counters (app.core.engagement)."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from app.core.catalog import Product
+from app.core.engagement import COUNTERS, Engagement
 from app.store import keys
 
 _UPSERT_CHUNK = 1000
@@ -52,8 +55,10 @@ async def delete_product(r: aioredis.Redis, shop_id: str, product_id: str) -> bo
     async with r.pipeline(transaction=True) as pipe:
         pipe.hdel(keys.products(shop_id), product_id)
         pipe.zrem(keys.popularity(shop_id), product_id)
+        for counter in COUNTERS:
+            pipe.hdel(keys.engagement(shop_id, counter), product_id)
         pipe.incr(keys.catalog_version(shop_id))
-        deleted, _, _ = await pipe.execute()
+        deleted, *_ = await pipe.execute()
     return bool(deleted)
 
 
@@ -66,9 +71,28 @@ async def load_catalog(r: aioredis.Redis, shop_id: str) -> tuple[int, list[Produ
     return int(ver or 0), [Product.from_dict(json.loads(v)) for v in raw.values()]
 
 
-async def load_popularity(r: aioredis.Redis, shop_id: str) -> dict[str, float]:
-    """Stored (forward-decayed) popularity of every product with any interaction."""
-    return dict(await r.zrange(keys.popularity(shop_id), 0, -1, withscores=True))
+def queue_engagement_read(pipe: Any, shop_id: str) -> None:
+    """Add the reads of every engagement counter to a pipeline (see :func:`engagement_from_replies`)."""
+    for counter in COUNTERS:
+        pipe.hgetall(keys.engagement(shop_id, counter))
+
+
+def engagement_from_replies(replies: Sequence[Mapping[str, str]]) -> Engagement:
+    return Engagement.of({c: {pid: int(n) for pid, n in raw.items()} for c, raw in zip(COUNTERS, replies, strict=True)})
+
+
+async def load_engagement(r: aioredis.Redis, shop_id: str) -> Engagement:
+    """Every product's engagement counters, read in one transaction (no torn totals)."""
+    async with r.pipeline(transaction=True) as pipe:
+        queue_engagement_read(pipe, shop_id)
+        return engagement_from_replies(await pipe.execute())
+
+
+def queue_impressions(pipe: Any, shop_id: str, increments: Mapping[str, int]) -> None:
+    """Add products' impressions (app.core.engagement.exposure_increments) to a pipeline."""
+    key = keys.engagement(shop_id, "impressions")
+    for pid, n in increments.items():
+        pipe.hincrby(key, pid, n)
 
 
 async def count_products(r: aioredis.Redis, shop_id: str) -> int:

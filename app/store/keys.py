@@ -90,6 +90,12 @@ def popularity(shop_id: str) -> str:
     return f"{_p(shop_id)}:pop"
 
 
+def engagement(shop_id: str, counter: str) -> str:
+    """Hash: product id -> count, for counter in app.core.engagement.COUNTERS
+    (impressions in thousandths, clicks from renders, views, purchases)."""
+    return f"{_p(shop_id)}:eng:{counter}"
+
+
 def known_visitors(shop_id: str) -> str:
     """Set of visitor ids that have CRM (known) attributes."""
     return f"{_p(shop_id)}:known"

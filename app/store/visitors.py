@@ -56,6 +56,8 @@ def behaviour_from_hashes(beh: Mapping[str, str], cats: Mapping[str, str]) -> Be
         last_purchase_at=_ms(beh.get("last_purchase_at")),
         followed_at=_ms(beh.get("followed_at")),
         viewed_categories={k: int(v) for k, v in cats.items()},
+        priced_views=int(beh.get("priced_views", 0)),
+        viewed_price_milli=int(beh.get("viewed_price_milli", 0)),
     )
 
 
@@ -146,8 +148,10 @@ def _ingest_call(shop_id: str, batch: Sequence[Event]) -> tuple[list[str], list[
             str(e.amount_cents or 0),
             repr(pop) if pop else "0",
             e.render_id or "",
+            "" if e.price_position_milli is None else str(e.price_position_milli),
         )
     kv = [keys.spend_rank(shop_id), keys.popularity(shop_id), keys.event_log(shop_id)]
+    kv += (keys.engagement(shop_id, c) for c in ("clicks", "views", "purchases"))  # in the script's order
     kv += (keys.events_seen(shop_id, d) for d in days)
     for v in visitors:
         kv += keys.visitor_event_keys(prefix, v)

@@ -70,3 +70,14 @@ def test_a_ranker_built_for_other_features_is_refused(tmp_path: Path, published_
     with pytest.raises(ModelRejected, match="order"):
         load_ranker(folder)
     assert load_ranker(published_ranker).booster.num_feature() == len(manifest["features"]["ranking_names"])
+
+
+def test_a_tampered_conversion_model_is_refused(tmp_path: Path, published_ranker: Path) -> None:
+    folder = tmp_path / "r"
+    shutil.copytree(published_ranker, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["conversion"]["weight"] > 0
+    with (folder / manifest["conversion"]["file"]).open("a") as f:
+        f.write("\n")
+    with pytest.raises(ModelRejected, match="sha256"):
+        load_ranker(folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.core.profile import Event, fold
@@ -28,12 +29,15 @@ def history(visitor: str) -> list[dict[str, object]]:
     ]
 
 
+PRODUCTS = [
+    {"id": "p1", "title": "Shoe", "category": "shoes", "price": 10, "stock": 1},
+    {"id": "p2", "title": "Bag", "category": "bags", "price": 10, "stock": 1},
+    {"id": "p3", "title": "Boot", "category": "shoes", "price": 30, "stock": 1},  # shoes: typically 20
+]
+
+
 def catalog(client: TestClient, shop: ShopKeys) -> None:
-    products = [
-        {"id": "p1", "title": "Shoe", "category": "shoes", "price": 10, "stock": 1},
-        {"id": "p2", "title": "Bag", "category": "bags", "price": 10, "stock": 1},
-    ]
-    assert client.put(shop.url("/products"), json={"products": products}, headers=shop.merchant).status_code == 200
+    assert client.put(shop.url("/products"), json={"products": PRODUCTS}, headers=shop.merchant).status_code == 200
 
 
 def test_events_build_the_profile(client: TestClient, shop: ShopKeys) -> None:
@@ -75,14 +79,17 @@ def test_redis_fold_equals_the_pure_fold(client: TestClient, shop: ShopKeys) -> 
     raw = history("z")
     client.post(shop.url("/events"), json={"events": raw}, headers=shop.storefront)
     got = client.get(shop.url("/visitors/z"), headers=shop.merchant).json()["behaviour"]
+    from app.core.catalog import Catalog, Product
     from app.core.events import parse_event
-    cats = {"p1": "shoes", "p2": "bags"}
-    events = []
+    resolver = Catalog.build(Product.from_dict(p) for p in PRODUCTS)  # as the shop's catalog is now
+    events: list[Event] = []
     for i, e in enumerate(raw):
         ev, errs = parse_event(e, f"$[{i}]", time.time())
         assert not errs and ev is not None
-        events.append(Event(**{**ev.__dict__, "category": cats.get(ev.product_id or "")}))
+        events.append(resolver.resolve(ev))
     want = fold(events).as_dict()
+    assert want["priced_views"] == 2 and want["viewed_price_position"] == pytest.approx((-693 + 0) / 2000)
+    assert (got["priced_views"], got["viewed_price_position"]) == (want["priced_views"], want["viewed_price_position"])
     assert got["orders"] == want["orders"] and got["spend"] == want["spend"]
     assert got["viewed_categories"] == want["viewed_categories"]
     assert (got["views"], got["clicks"], got["add_to_carts"]) == (want["views"], want["clicks"], want["add_to_carts"])

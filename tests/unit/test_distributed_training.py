@@ -32,17 +32,26 @@ def test_dask_training_matches_single_machine_quality() -> None:
 
 
 def test_dask_ranker_matches_single_machine_quality() -> None:
-    from training.ranker import build_ranking_data, evaluate_ranker, train_ranker
+    from training.ranker import (
+        build_ranking_data,
+        evaluate_ranker,
+        ranker_model,
+        train_conversion,
+        train_ranker,
+    )
 
     sim = simulate(SimConfig(seed=3, n_visitors=1200, days=50))
     spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
     data = build_ranking_data(sim, spec)
     test_from = sim.end - 10 * 86400
     local, test = train_ranker(data, test_from=test_from, rounds=80)
+    local_conversion = train_conversion(data, test_from=test_from, rounds=40)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
         on_dask, _ = train_ranker(data, test_from=test_from, rounds=80, dask_client=client)
-    assert on_dask.num_trees() == 80
-    a, b = evaluate_ranker(local, test, spec, sim), evaluate_ranker(on_dask, test, spec, sim)
+        dask_conversion = train_conversion(data, test_from=test_from, rounds=40, dask_client=client)
+    assert on_dask.num_trees() == 80 and dask_conversion.num_trees() == 40
+    a = evaluate_ranker(ranker_model(spec, local, local_conversion).score, test, spec, sim)
+    b = evaluate_ranker(ranker_model(spec, on_dask, dask_conversion).score, test, spec, sim)
     # judged on the simulator's truth, as the published ranker is
     assert b["model"]["ndcg_true"] > b["popularity"]["ndcg_true"]
     assert abs(b["model"]["ndcg_true"] - a["model"]["ndcg_true"]) < 0.03, (a["model"], b["model"])

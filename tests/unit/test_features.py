@@ -59,7 +59,8 @@ def test_matrix_stacks_rows() -> None:
 
 def test_ranking_rows_are_the_visitor_row_beside_product_columns() -> None:
     from app.core.catalog import Candidates, Product
-    from app.core.features import PRODUCT_FEATURES, ranking_matrix, ranking_names
+    from app.core.engagement import Engagement
+    from app.core.features import PRODUCT_FEATURES, RATE_PRIOR, ranking_matrix, ranking_names
 
     products = [
         Product("b", "x", "digital", 100.0, 1, added_at=NOW - 2 * DAY),
@@ -67,8 +68,16 @@ def test_ranking_rows_are_the_visitor_row_beside_product_columns() -> None:
         Product("c", "x", "garden", 10.0, 1),  # a category the model never saw
     ]
     shown = Candidates.build(products, in_id_order=False)
-    visitor = visitor_row(SPEC, Behaviour(viewed_categories={"beauty": 3, "digital": 1}), Context(ts=NOW))
-    m = ranking_matrix(SPEC, visitor, Behaviour(viewed_categories={"beauty": 3, "digital": 1}), shown, {"b": 8.0}, 0.5, {"digital": 200.0, "beauty": 50.0}, NOW)
+    # viewed one product at half its category's typical price, one at double
+    b = Behaviour(viewed_categories={"beauty": 3, "digital": 1}, priced_views=2, viewed_price_milli=-693 + 693 - 200)
+    visitor = visitor_row(SPEC, b, Context(ts=NOW))
+    engagement = Engagement.of({
+        "impressions": {"b": 40_000, "a": 1_000, "zz": 59_000},  # thousandths: 40, 1 and 59 impressions
+        "clicks": {"b": 8, "zz": 2},
+        "views": {"b": 10, "zz": 90},
+        "purchases": {"b": 1, "zz": 4},
+    })
+    m = ranking_matrix(SPEC, visitor, b, shown, {"b": 8.0}, 0.5, {"digital": 200.0, "beauty": 50.0}, NOW, engagement=engagement)
     assert m.shape == (3, len(ranking_names(SPEC)))
     assert np.array_equal(m[:, : len(visitor)], np.tile(visitor, (3, 1)), equal_nan=True)
     cols = {name: m[:, len(visitor) + i] for i, name in enumerate(PRODUCT_FEATURES)}
@@ -79,3 +88,24 @@ def test_ranking_rows_are_the_visitor_row_beside_product_columns() -> None:
     assert cols["days_since_added"][0] == 2.0 and math.isnan(cols["days_since_added"][1])
     assert cols["category_code"].tolist() == [1.0, 0.0, -1.0]
     assert cols["category_affinity"].tolist() == [0.25, 0.75, 0.0]
+    assert cols["category_views"].tolist() == [1.0, 3.0, 0.0]
+    # rates pulled towards the shop's: 10 clicks in 100 impressions, 5 purchases in 100 views
+    assert cols["product_ctr"].tolist() == pytest.approx(np.log([(8 + RATE_PRIOR * 0.1) / (40 + RATE_PRIOR), (0 + 2) / (1 + 20), 2 / 20]).tolist())
+    assert cols["product_exposure"].tolist() == pytest.approx([math.log1p(40), math.log1p(1), 0.0])
+    assert cols["product_buy_rate"].tolist() == pytest.approx(np.log([(1 + 1) / (10 + 20), 1 / 20, 1 / 20]).tolist())
+    assert cols["viewed_price_position"].tolist() == [-0.1] * 3
+    assert cols["price_vs_viewed"].tolist() == pytest.approx((cols["price_vs_category"] + 0.1).tolist())
+
+
+def test_ranking_rows_of_a_new_shop_and_a_new_visitor_have_missing_values() -> None:
+    from app.core.catalog import Candidates, Product
+    from app.core.engagement import EMPTY_ENGAGEMENT
+    from app.core.features import PRODUCT_FEATURES, ranking_matrix
+
+    shown = Candidates.build([Product("a", "x", "beauty", 50.0, 1)])
+    visitor = visitor_row(SPEC, Behaviour(), Context(ts=NOW))
+    m = ranking_matrix(SPEC, visitor, Behaviour(), shown, {}, 1.0, {"beauty": 50.0}, NOW, engagement=EMPTY_ENGAGEMENT)
+    cols = dict(zip(PRODUCT_FEATURES, m[0, len(visitor):], strict=True))
+    for name in ("category_affinity", "product_ctr", "product_buy_rate", "viewed_price_position", "price_vs_viewed"):
+        assert math.isnan(cols[name]), name
+    assert cols["product_exposure"] == 0.0 and cols["category_views"] == 0.0

@@ -19,6 +19,7 @@ def test_every_shop_key_carries_the_shop_hash_tag() -> None:
         keys.catalog_version("s1"), keys.products("s1"), keys.popularity("s1"), keys.known_visitors("s1"),
         keys.visitor_known("s1", "v"), keys.events_seen("s1", "20260101"), keys.spend_rank("s1"), keys.event_log("s1"), keys.exposure_log("s1"),
         keys.visitor_behaviour_pattern("s1"), keys.operations_index("s1"),
+        *(keys.engagement("s1", c) for c in ("impressions", "clicks", "views", "purchases")),
     ]
     assert all(k.startswith("sf:{s1}:") for k in built)
     assert len(set(built)) == len(built)

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from app.core.features import FeatureSpec, ranking_names
-from training.ranker import build_ranking_data, evaluate_ranker, train_ranker
+from training.metrics import auc
+from training.ranker import (
+    build_ranking_data,
+    evaluate_pool,
+    evaluate_ranker,
+    merge_metrics,
+    ranker_model,
+    save_ranker,
+    train_conversion,
+    train_ranker,
+)
 from training.simulator import SimConfig, simulate
 
 
@@ -15,6 +25,16 @@ def setup():
     sim = simulate(SimConfig(seed=3, n_visitors=1200, days=50))
     spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
     return sim, spec, build_ranking_data(sim, spec)
+
+
+@pytest.fixture(scope="module")
+def trained(setup):
+    """The lambdarank model and the conversion model beside it, as the service scores them."""
+    sim, spec, data = setup
+    test_from = sim.end - 10 * 86400
+    booster, test = train_ranker(data, test_from=test_from, rounds=80)
+    conversion = train_conversion(data, test_from=test_from, rounds=80)
+    return ranker_model(spec, booster, conversion), test, test_from
 
 
 def test_one_group_per_shown_list(setup) -> None:
@@ -26,10 +46,10 @@ def test_one_group_per_shown_list(setup) -> None:
     assert data.position[: data.groups[0]].tolist() == list(range(data.groups[0]))
 
 
-def test_the_ranker_beats_popularity_and_random_on_the_truth(setup) -> None:
-    sim, spec, data = setup
-    booster, test = train_ranker(data, test_from=sim.end - 10 * 86400, rounds=80)
-    res = evaluate_ranker(booster, test, spec, sim)
+def test_the_ranker_beats_popularity_and_random_on_the_truth(setup, trained) -> None:
+    sim, spec, _ = setup
+    model, test, _ = trained
+    res = evaluate_ranker(model.score, test, spec, sim)
     assert res["model"]["lists"] > 100
     assert res["model"]["true_purchases"] > res["popularity"]["true_purchases"] > res["random"]["true_purchases"]
     assert res["model"]["ndcg_true"] > res["popularity"]["ndcg_true"]
@@ -37,3 +57,46 @@ def test_the_ranker_beats_popularity_and_random_on_the_truth(setup) -> None:
     # the oracle knows the truth: nothing orders the lists better by the truth
     assert res["oracle"]["ndcg_true"] == pytest.approx(1.0, abs=0.05)
     assert all(res["oracle"]["ndcg_true"] >= m["ndcg_true"] for m in res.values())
+
+
+def test_the_candidate_pool_evaluation(setup, trained) -> None:
+    sim, spec, _ = setup
+    model, test, test_from = trained
+    pool = evaluate_pool(model.score, sim, spec, test_from=test_from)
+    held_out = sum(1 for i in sim.impressions if i.ts >= test_from)
+    # every held-out list counts, clicked or not: the truth needs no logged outcome
+    assert pool["model"]["pool_lists"] == held_out
+    assert pool["oracle"]["pool_ndcg"] == pytest.approx(1.0)
+    assert all(pool["oracle"]["pool_purchases"] >= m["pool_purchases"] for m in pool.values())
+    assert pool["model"]["pool_ndcg"] > pool["popularity"]["pool_ndcg"] > pool["random"]["pool_ndcg"]
+    assert pool["model"]["pool_purchases"] > pool["popularity"]["pool_purchases"]
+    # the service's own formula without a ranker adds affinity and new arrivals to popularity
+    assert pool["rules"]["pool_ndcg"] > pool["random"]["pool_ndcg"]
+    merged = merge_metrics(pool, evaluate_ranker(model.score, test, spec, sim))
+    assert set(merged["model"]) >= {"pool_ndcg", "pool_purchases", "ndcg", "ndcg_true", "true_purchases"}
+    assert "ndcg" not in merged["rules"] and "pool_ndcg" not in merged["shown"]
+
+
+def test_the_conversion_model_tells_which_clicks_end_in_a_purchase(trained) -> None:
+    model, test, _ = trained
+    clicked = test.y > 0  # held-out clicks only: it learned from the earlier ones
+    p = model.conversion.predict(test.X[clicked])
+    assert auc(test.y[clicked] == 2, p) > 0.6
+    # the combined score adds ln P(purchase | click) at the published weight
+    X = test.X[:50]
+    expected = model.booster.predict(X) + model.conversion_weight * np.log(model.conversion.predict(X))
+    assert np.allclose(model.score(X), expected)
+
+
+def test_published_and_loaded_it_scores_the_same(trained, tmp_path) -> None:
+    from app.scoring.ranker_model import load_ranker
+
+    model, test, _ = trained
+    save_ranker(model, {}, "fp", tmp_path / "r")
+    loaded = load_ranker(tmp_path / "r")
+    assert loaded.conversion is not None and loaded.conversion_weight == model.conversion_weight
+    assert np.array_equal(loaded.score(test.X[:200]), model.score(test.X[:200]))
+    # republished without a conversion model: the old file goes, the ranker scores alone
+    save_ranker(ranker_model(model.spec, model.booster, None), {}, "fp", tmp_path / "r")
+    assert not (tmp_path / "r" / "conversion.lgb.txt").exists()
+    assert np.array_equal(load_ranker(tmp_path / "r").score(test.X[:200]), model.booster.predict(test.X[:200]))

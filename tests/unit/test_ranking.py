@@ -105,3 +105,23 @@ def test_popularity_scale_reads_stored_values() -> None:
 def test_empty_pool_and_zero_count() -> None:
     assert rank(Candidates.build([]), {}, NOW, MerchRules(count=5)) == []
     assert rank(Candidates.build([prod("a")]), {}, NOW, MerchRules(count=0)) == []
+
+
+def test_events_are_resolved_against_the_catalog() -> None:
+    from app.core.catalog import price_position
+    from app.core.profile import Event
+
+    cat = Catalog.build([
+        Product("a", "x", "shoes", 10.0, 1), Product("b", "x", "shoes", 30.0, 1), Product("c", "x", "shoes", 20.0, 0),
+        Product("free", "x", "gifts", 0.0, 1),
+    ])
+    assert cat.category_price["shoes"] == 20.0
+    e = cat.resolve(Event("e", "view", "v", 1.0, "a"))
+    assert (e.category, e.price_position_milli) == ("shoes", round(1000 * price_position(10.0, 20.0))) == ("shoes", -693)
+    assert cat.resolve(Event("e", "view", "v", 1.0, "c")).price_position_milli == 0  # the typical price
+    # a free category has a zero typical price: no position to speak of
+    assert cat.resolve(Event("e", "view", "v", 1.0, "free")).price_position_milli is None
+    unknown = Event("e", "view", "v", 1.0, "nope")
+    assert cat.resolve(unknown) is unknown
+    follow = Event("f", "follow", "v", 1.0)
+    assert cat.resolve(follow) is follow

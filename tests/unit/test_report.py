@@ -26,5 +26,7 @@ def test_reports_are_written(tmp_path: Path) -> None:
     png = tmp_path / "a" / "attributes.png"
     assert png in files and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     ranker = {pol: {"ndcg": 0.5, "ndcg_true": 0.7, "true_purchases": 0.05, "lists": 10.0} for pol in ("model", "popularity", "shown", "random", "oracle")}
+    for pol in ("model", "popularity", "rules", "random", "oracle"):  # the candidate pool: no "shown", but "rules"
+        ranker.setdefault(pol, {}).update(pool_ndcg=0.6, pool_purchases=0.04, pool_lists=20.0)
     files = write_ranker_report(tmp_path / "r", ranker)
     assert (tmp_path / "r" / "ranker.png").stat().st_size > 10_000

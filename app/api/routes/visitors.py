@@ -3,7 +3,6 @@
 import json
 import logging
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,8 +71,8 @@ async def post_events(body: EventsIn, shop: ShopKey, state: State) -> dict[str, 
     if problems:
         # All or nothing: a batch with one bad event writes none, so a retry is safe.
         raise ApiError.from_problems(422, "invalid_events", problems)
-    # Views count towards the visitor's category interests: the category comes from
-    # the catalog as it is now.
+    # Views count towards the visitor's category interests and record of viewed prices:
+    # the category and the price position come from the catalog as it is now.
     try:
         cat_ver = int(await state.redis.get(keys.catalog_version(shop.shop_id)) or 0)
         catalog = (await state.snapshots.catalog(state.redis, shop.shop_id, cat_ver)).catalog
@@ -81,11 +80,6 @@ async def post_events(body: EventsIn, shop: ShopKey, state: State) -> dict[str, 
         # A catalog that does not load costs the views their category, not the events.
         log.exception("catalog of shop %s did not load; events ingested without categories", shop.shop_id)
         catalog = state.snapshots.cached_catalog(shop.shop_id).catalog
-    resolved = [
-        replace(e, category=catalog.products[e.product_id].category)
-        if e.product_id and e.product_id in catalog.products
-        else e
-        for e in events
-    ]
+    resolved = [catalog.resolve(e) for e in events]
     accepted, duplicates = await visitor_store.ingest(state.redis, shop.shop_id, resolved)
     return {"accepted": accepted, "duplicates": duplicates}
