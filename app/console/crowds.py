@@ -8,10 +8,9 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter
-from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 
-from app.api.routes.configs import reference_check, reference_refusal
+from app.api.routes.configs import ConfigItemId, reference_check, reference_refusal
 from app.console.access import MerchantVisit, PostedForm, Visit
 from app.console.crowd_form import CrowdForm, by_field, check
 from app.core.crowd_editor import preview, sizes_and_overlaps
@@ -23,7 +22,6 @@ from app.store import configs as config_store
 from app.store.configs import ConfigRejected, UnknownVersion
 
 router = APIRouter(include_in_schema=False)
-CrowdId = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Known (CRM) fields the service reads, beside the derived ones and any key the CRM sends.
 KNOWN_FIELDS = ("gender", "birthday", "city", "province", "member_level", "member_since", "is_member", "is_fan", "orders", "total_spend")
 
@@ -99,7 +97,7 @@ async def create_crowd(posted: PostedForm) -> Response:
 
 
 @router.get("/console/crowds/{crowd_id}/edit")
-async def edit_crowd(v: MerchantVisit, crowd_id: str = CrowdId) -> Response:
+async def edit_crowd(v: MerchantVisit, crowd_id: ConfigItemId) -> Response:
     body = await config_store.get_item(v.state.redis, v.shop_id, "crowd", crowd_id)
     if body is None:
         return _not_found(v, crowd_id)
@@ -107,7 +105,7 @@ async def edit_crowd(v: MerchantVisit, crowd_id: str = CrowdId) -> Response:
 
 
 @router.post("/console/crowds/{crowd_id}/edit")
-async def update_crowd(posted: PostedForm, crowd_id: str = CrowdId) -> Response:
+async def update_crowd(posted: PostedForm, crowd_id: ConfigItemId) -> Response:
     return await _save(posted, crowd_id)
 
 
@@ -116,7 +114,7 @@ def _not_found(v: Visit, crowd_id: str) -> Response:
 
 
 @router.get("/console/crowds/{crowd_id}")
-async def crowd_detail(v: MerchantVisit, crowd_id: str = CrowdId, saved: int | None = None, rolled_back: int | None = None) -> Response:
+async def crowd_detail(v: MerchantVisit, crowd_id: ConfigItemId, saved: int | None = None, rolled_back: int | None = None) -> Response:
     records = await config_store.history(v.state.redis, v.shop_id, "crowd", crowd_id)
     if not records:
         return _not_found(v, crowd_id)
@@ -145,7 +143,7 @@ async def crowd_detail(v: MerchantVisit, crowd_id: str = CrowdId, saved: int | N
 
 
 @router.post("/console/crowds/{crowd_id}/rollback")
-async def rollback_crowd(posted: PostedForm, crowd_id: str = CrowdId) -> Response:
+async def rollback_crowd(posted: PostedForm, crowd_id: ConfigItemId) -> Response:
     v = posted.visit
     try:
         version = int(str(posted.form.get("version") or ""))

@@ -8,11 +8,9 @@ the console and the API refuse the same definitions with the same JSON paths.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
@@ -20,15 +18,15 @@ from pydantic import ValidationError
 
 from app.api.errors import problems_from_validation
 from app.api.routes import experiments as experiment_api
+from app.api.routes.configs import ConfigItemId
 from app.console.access import MerchantVisit, PostedForm, Visit
 from app.console.charts import intervals, lines
 from app.core.problems import Problem, Refusal
 from app.experiments.definition import ExperimentIn
 from app.store import configs as config_store
+from app.store.keys import CONFIG_ID_PATTERN
 
 router = APIRouter(include_in_schema=False)
-ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-ExpId = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 EXAMPLE = {
     "name": "Win-back hero for everyone",
@@ -68,7 +66,7 @@ async def create_experiment(posted: PostedForm) -> Response:
     definition = str(form.get("definition") or "")
     errors: list[Problem] = []
     body: ExperimentIn | None = None
-    if not ID.fullmatch(exp_id):
+    if not CONFIG_ID_PATTERN.match(exp_id):
         errors.append(Problem("id", "invalid_id", v.t("experiments.bad_id")))
     elif await config_store.get_item(v.state.redis, v.shop_id, "experiment", exp_id) is not None:
         errors.append(Problem("id", "exists", v.t("experiments.exists", id=exp_id)))
@@ -90,12 +88,12 @@ async def create_experiment(posted: PostedForm) -> Response:
 
 
 @router.post("/console/experiments/{exp_id}/start")
-async def start_experiment(posted: PostedForm, exp_id: str = ExpId) -> Response:
+async def start_experiment(posted: PostedForm, exp_id: ConfigItemId) -> Response:
     return await _transition(posted, exp_id, experiment_api.start)
 
 
 @router.post("/console/experiments/{exp_id}/stop")
-async def stop_experiment(posted: PostedForm, exp_id: str = ExpId) -> Response:
+async def stop_experiment(posted: PostedForm, exp_id: ConfigItemId) -> Response:
     return await _transition(posted, exp_id, experiment_api.stop)
 
 
@@ -151,5 +149,5 @@ async def _detail(v: Visit, exp_id: str, *, error: str | None = None, status: in
 
 
 @router.get("/console/experiments/{exp_id}")
-async def experiment_detail(v: MerchantVisit, exp_id: str = ExpId, saved: int | None = None) -> Response:
+async def experiment_detail(v: MerchantVisit, exp_id: ConfigItemId, saved: int | None = None) -> Response:
     return await _detail(v, exp_id, saved=bool(saved))

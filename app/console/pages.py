@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
+from app.api.routes.configs import ConfigItemId
 from app.console.access import MerchantVisit, Visit
 from app.core.page_versions import crowd_versions, page_crowds
 from app.core.profile import Context
@@ -25,7 +25,6 @@ from app.serving.snapshots import ShopConfig
 from app.store.keys import ID_PATTERN
 
 router = APIRouter(include_in_schema=False)
-PageId = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DEVICES = ("mobile", "desktop")
 CROWD_PREVIEW_VISITOR = "console-preview"  # anonymous: nothing of it decides, the forced crowd does
 # The storefront page runs in an opaque origin (it may have scripts: countdowns) and only
@@ -93,6 +92,18 @@ class PreviewChoice:
         return urlencode({k: val for k, val in (("visitor", self.visitor), ("crowd", self.crowd), ("device", self.device)) if val})
 
 
+def preview_query(
+    visitor: str | None = Query(default=None, max_length=128),
+    crowd: str | None = Query(default=None, max_length=64),
+    device: str | None = Query(default=None, max_length=16),
+) -> tuple[str | None, str | None, str | None]:
+    """The preview the query asks for (visitor, crowd, device), bounded; checked by PreviewChoice."""
+    return visitor, crowd, device
+
+
+AskedPreview = Annotated[tuple[str | None, str | None, str | None], Depends(preview_query)]
+
+
 async def _render(v: Visit, req: RenderRequest) -> RenderOutcome:
     # The session already opened this shop: nothing more to authorize.
     return await v.state.render_service.render(v.shop_id, req, authorize=lambda cfg: None)
@@ -105,17 +116,15 @@ def _no_page(v: Visit, page_id: str) -> Response:
 @router.get("/console/pages/{page_id}")
 async def page_detail(
     v: MerchantVisit,
-    page_id: str = PageId,
-    visitor: str | None = Query(default=None, max_length=128),
-    crowd: str | None = Query(default=None, max_length=64),
-    device: str | None = Query(default=None, max_length=16),
+    asked: AskedPreview,
+    page_id: ConfigItemId,
 ) -> Response:
     config = await _config(v)
     page = config.pages.get(page_id) if config else None
     if config is None or page is None:
         return _no_page(v, page_id)
     priorities = {c.id: c.priority for c in config.crowds}
-    choice = PreviewChoice.of(config, visitor, crowd, device)
+    choice = PreviewChoice.of(config, *asked)
     decision = (await _render(v, choice.request(page_id, "json"))).decision if choice.wanted else None
     return v.page(
         "console/page.html.j2",
@@ -134,15 +143,13 @@ async def page_detail(
 @router.get("/console/pages/{page_id}/preview")
 async def page_preview(
     v: MerchantVisit,
-    page_id: str = PageId,
-    visitor: str | None = Query(default=None, max_length=128),
-    crowd: str | None = Query(default=None, max_length=64),
-    device: str | None = Query(default=None, max_length=16),
+    asked: AskedPreview,
+    page_id: ConfigItemId,
 ) -> Response:
     config = await _config(v)
     if config is None:
         return _no_page(v, page_id)
-    choice = PreviewChoice.of(config, visitor, crowd, device)
+    choice = PreviewChoice.of(config, *asked)
     if choice.problem is not None:
         return v.page("console/error.html.j2", section="pages", status=422, title=v.t("error.refused"), message=v.t(choice.problem))
     try:

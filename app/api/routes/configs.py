@@ -12,7 +12,7 @@ routes built in :func:`add_config_routes` from the real annotation objects.)
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
@@ -27,6 +27,9 @@ from app.store import configs as config_store
 from app.store.configs import ConfigRejected, Configs, UnknownVersion
 
 ItemId = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# The same bounds as a type, for path parameters of any name (FastAPI names a shared
+# ``Path()`` default after the first parameter it meets; an annotation is copied per use).
+ConfigItemId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 # Turns a validated request model into the body to store, or the problems found in it.
 Prepare = Callable[[Any], tuple[dict[str, Any], list[Problem], list[Problem]]]  # body, errors, warnings
