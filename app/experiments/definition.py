@@ -28,8 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from app.api.schemas import ConfigId, Strict
 from app.core.assignment import ExperimentSpec, Namespace
 from app.core.problems import Problem
 
@@ -42,16 +43,11 @@ VARIANT_FIELDS: dict[str, str | None] = {"block": "block", "ranking": "strategy"
 LOCKED = ("lever", "variants", "coverage", "seed", "namespace", "target_crowd")
 HOLDOUT_ID = "holdout"  # the shop's global holdout, reported like an experiment
 
-ConfigId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 VariantKey = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 Metric = Literal["conversion", "revenue_per_visitor", "click_through", "rights_cost"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class VariantIn(_Strict):
+class VariantIn(Strict):
     key: VariantKey
     name: str = Field(default="", max_length=200)
     control: bool = False
@@ -69,24 +65,24 @@ class VariantIn(_Strict):
         return v
 
 
-class LeverIn(_Strict):
+class LeverIn(Strict):
     type: Literal["block", "ranking", "banner", "rights"]
     page: ConfigId | None = None  # block: required; ranking: only this page's grids (None: every page)
     slot: str | None = Field(default=None, min_length=1, max_length=64)  # block lever
     banner: ConfigId | None = None  # banner lever
 
 
-class NamespaceIn(_Strict):
+class NamespaceIn(Strict):
     name: ConfigId
     range: tuple[float, float] = (0.0, 1.0)
 
 
-class MetricsIn(_Strict):
+class MetricsIn(Strict):
     primary: Metric = "conversion"
     guardrails: list[Metric] = Field(default_factory=list, max_length=4)
 
 
-class ExperimentIn(_Strict):
+class ExperimentIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     hypothesis: str = Field(default="", max_length=2000)
     lever: LeverIn
@@ -134,10 +130,8 @@ def check_definition(body: ExperimentIn, configs: Mapping[str, Mapping[str, Any]
             problems.append(Problem(f"$.variants[{i}].key", "duplicate", f"Variant key '{v.key}' is also used by variant {seen[v.key]}."))
         seen.setdefault(v.key, i)
     given = [v.weight is not None for v in variants]
-    if any(given) and not all(given):
+    if any(given) and not all(given):  # (each given weight is > 0: the model refuses others)
         problems.append(Problem("$.variants", "weights", "Give every variant a weight, or none (equal shares)."))
-    elif all(given) and sum(v.weight or 0.0 for v in variants) <= 0:
-        problems.append(Problem("$.variants", "weights", "The weights must add up to more than 0."))
     problems += _lever_problems(lever, variants, configs)
     ns = body.namespace
     if ns is not None and not 0 <= ns.range[0] < ns.range[1] <= 1:
