@@ -49,9 +49,9 @@ async def catch_up(r: aioredis.Redis, shop_id: str, windows: Sequence[Window], *
     upto = f"{now_ms - SETTLE_MS}-0"
     seen = 0
     async with r.lock(keys.attribution_lock(shop_id), timeout=120, blocking_timeout=60):
-        cursor: str = await r.get(keys.attribution_cursor(shop_id)) or "0-0"
+        cursor = str(await r.get(keys.attribution_cursor(shop_id)) or "0-0")  # replies are decoded text
         while True:
-            entries = await r.xrange(keys.event_log(shop_id), min=f"({cursor}", max=upto, count=CHUNK)
+            entries: Any = await r.xrange(keys.event_log(shop_id), min=f"({cursor}", max=upto, count=CHUNK)
             if not entries:
                 return seen
             events = _events(entries)
@@ -70,7 +70,7 @@ async def catch_up(r: aioredis.Redis, shop_id: str, windows: Sequence[Window], *
                         continue
                     outcomes = {v: Outcome.decode(x) for v, x in zip(visitors, replies[2 * i + 1], strict=True) if x}
                     changed.append((w, attribute(events, exposed, outcomes, w)))
-            cursor = entries[-1][0]
+            cursor = str(entries[-1][0])
             async with r.pipeline(transaction=True) as pipe:  # outcomes and cursor move together
                 for w, outs in changed:
                     if outs:
