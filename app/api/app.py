@@ -17,7 +17,18 @@ from app import console
 from app.api import errors
 from app.api.banner_hits import BannerHits
 from app.api.routes import banners as banners_routes
-from app.api.routes import catalog, crowds, demo, experiments, health, pages, render, shops, visitors
+from app.api.routes import (
+    catalog,
+    crowds,
+    demo,
+    experiments,
+    health,
+    pages,
+    render,
+    shops,
+    visitors,
+)
+from app.api.routes import rights as rights_routes
 from app.api.state import AppState
 from app.banners.compose import warm_up as banner_warm_up
 from app.config import Settings
@@ -28,8 +39,10 @@ from app.scoring.ranker_model import load_ranker
 from app.serving.banners import BannerService
 from app.serving.exposures import ExposureLog
 from app.serving.render import RenderService
+from app.serving.rights import RightsService
 from app.serving.snapshots import Snapshots
 from app.store.client import open_redis
+from app.store.rights import RightsStore
 
 log = logging.getLogger("storefront")
 
@@ -100,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis_timeout_s=settings.redis_timeout_ms / 1000,
             reload_timeout_s=settings.reload_timeout_ms / 1000,
             banners=banners,
+            rights=RightsService(RightsStore(handle.client)),
         )
         app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service, models, ranker, banners)
 
@@ -128,7 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestBodies)
     app.add_middleware(BannerHits)  # added last, so it runs first: a banner hit skips the rest
     errors.install(app)
-    for module in (health, shops, catalog, visitors, crowds, pages, banners_routes, experiments, render, demo):
+    for module in (health, shops, catalog, visitors, crowds, pages, banners_routes, experiments, rights_routes, render, demo):
         app.include_router(module.router)
     console.install(app, settings)
     return app

@@ -64,6 +64,7 @@ class EventIn(Strict):
     product_id: Id | None = None
     amount: float | int | str | None = None
     render_id: Id | None = None
+    right_id: ConfigId | None = None  # a purchase: the right the order used (redeems the visitor's grant)
 
 
 class EventsIn(Strict):
@@ -130,6 +131,8 @@ class RenderIn(Strict):
     context: RenderContext = Field(default_factory=RenderContext)
     format: Literal["json", "html"] = "json"
     preview: bool = False
+    # The visitor opted out of personalization: the page everyone gets, the default rights.
+    personalized: bool = True
 
 
 class ExperimentSettingsIn(Strict):
@@ -137,6 +140,14 @@ class ExperimentSettingsIn(Strict):
     holdout: float = Field(ge=0, le=0.5)
 
 
+class RightsSettingsIn(Strict):
+    personalized: bool = True
+    # Beyond half, exploring is no longer a small price for learning: it is the policy.
+    exploration: float = Field(default=0.05, ge=0, le=0.5)
+    margin_rate: float = Field(default=0.35, gt=0, le=1)
+
+
 class SettingsIn(Strict):
     derived: dict[str, Any] = Field(default_factory=dict)
     experiments: ExperimentSettingsIn | None = None  # None: unchanged
+    rights: RightsSettingsIn | None = None  # None: unchanged

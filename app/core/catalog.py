@@ -158,7 +158,7 @@ class Catalog:
         # (a direct constructor call: dataclasses.replace costs several times more, per event)
         return Event(
             event.event_id, event.type, event.visitor_id, event.ts, event.product_id, product.category,
-            event.amount_cents, event.render_id, self.price_position_milli(product),
+            event.amount_cents, event.render_id, self.price_position_milli(product), event.right_id,
         )
 
     def pool(self, categories: Iterable[str] = (), tags: Iterable[str] = ()) -> list[Product]:

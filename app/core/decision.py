@@ -66,6 +66,8 @@ class PageDecision:
     ranker_version: str | None = None  # the product ranker in use, if any (else popularity ranks)
     experiments: tuple[Assignment, ...] = ()  # the visitor's variant of each running experiment
     in_holdout: bool = False  # the shop's global holdout: no personalization on this page view
+    personalized: bool = True  # False: the holdout, or a visitor who opted out of personalization
+    rights: Mapping[str, Any] | None = None  # the visitor's discount right now and why (None: the shop has no rights)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -95,6 +95,8 @@ def parse_event(raw: Mapping[str, Any], path: str, now: float) -> tuple[Event | 
     amount, err = parse_amount(raw.get("amount"), f"{path}.amount")
     if err:
         errors.append(err)
+    if raw.get("right_id") is not None and etype != "purchase":
+        errors.append(FieldError(f"{path}.right_id", "not_for_type", "Only a purchase names the right it used."))
     if etype == "purchase" and raw.get("amount") is None:
         errors.append(FieldError(f"{path}.amount", "missing", "a purchase needs an amount (0 for a free order)."))
     if errors or ts is None:
@@ -108,6 +110,7 @@ def parse_event(raw: Mapping[str, Any], path: str, now: float) -> tuple[Event | 
             product_id=raw.get("product_id"),
             amount_cents=amount,
             render_id=raw.get("render_id"),
+            right_id=raw.get("right_id"),
         ),
         [],
     )

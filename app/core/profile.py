@@ -30,6 +30,7 @@ class Event:
     # the product's price position (app.core.catalog.price_position) in thousandths,
     # resolved from the catalog when the event is ingested, like the category
     price_position_milli: int | None = None
+    right_id: str | None = None  # a purchase: the discount right the order used
 
 
 @dataclass(frozen=True)

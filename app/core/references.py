@@ -6,6 +6,7 @@ Who may point at what:
     experiment -> crowd, page, block, banner  (target crowd and what its lever changes)
     block  -> banner            (a hero banner block's ``params.banner``)
     banner -> element, crowd    (layers' pictures and fonts; per-crowd variants)
+    right  -> crowd             (the crowds a discount right is for)
 
 A write that leaves a pointer dangling is refused, so a render never meets a page whose
 block, banner or picture is gone.
@@ -22,7 +23,7 @@ from typing import Any
 class Reference:
     """One pointer from a configuration item (the owner) to another (the target)."""
 
-    owner_kind: str  # "page" | "block" | "banner" | "experiment"
+    owner_kind: str  # "page" | "block" | "banner" | "experiment" | "right"
     owner_id: str
     path: str  # JSON path inside the owner's body, e.g. "$.slots[0].variants[1].crowd"
     kind: str  # the target's kind: "crowd" | "block" | "banner" | "element"
@@ -77,6 +78,10 @@ def experiment_references(exp_id: str, exp: Mapping[str, Any]) -> list[Reference
     return refs
 
 
+def right_references(right_id: str, right: Mapping[str, Any]) -> list[Reference]:
+    return [Reference("right", right_id, f"$.crowds[{i}]", "crowd", c) for i, c in enumerate(right.get("crowds", ()))]
+
+
 def all_references(configs: Mapping[str, Mapping[str, Any]]) -> Iterator[Reference]:
     for page_id, page in configs.get("page", {}).items():
         yield from page_references(page_id, page)
@@ -86,6 +91,8 @@ def all_references(configs: Mapping[str, Mapping[str, Any]]) -> Iterator[Referen
         yield from banner_references(banner_id, banner)
     for exp_id, exp in configs.get("experiment", {}).items():
         yield from experiment_references(exp_id, exp)
+    for right_id, right in configs.get("right", {}).items():
+        yield from right_references(right_id, right)
 
 
 def dangling_references(configs: Mapping[str, Mapping[str, Any]]) -> list[Reference]:

@@ -38,7 +38,8 @@ LEVERS = ("block", "ranking", "banner", "rights")
 METRICS = ("conversion", "revenue_per_visitor", "click_through", "rights_cost")
 STRATEGIES = ("model", "popularity")
 # What each lever reads from a variant; any other lever field on a variant is a mistake.
-VARIANT_FIELDS: dict[str, str | None] = {"block": "block", "ranking": "strategy", "banner": "design", "rights": None}
+VARIANT_FIELDS: dict[str, str] = {"block": "block", "ranking": "strategy", "banner": "design", "rights": "policy"}
+RIGHTS_POLICIES = ("uplift", "none", "default")
 # Changing these while running would mix visitors assigned under different rules.
 LOCKED = ("lever", "variants", "coverage", "seed", "namespace", "target_crowd")
 HOLDOUT_ID = "holdout"  # the shop's global holdout, reported like an experiment
@@ -55,7 +56,7 @@ class VariantIn(Strict):
     block: ConfigId | None = None  # block lever: the block the slot shows (control may leave it out)
     strategy: Literal["model", "popularity"] | None = None  # ranking lever
     design: str | None = Field(default=None, min_length=1, max_length=64)  # banner lever: "base" or a crowd's variant
-    policy: str | None = Field(default=None, min_length=1, max_length=64)  # rights lever
+    policy: Literal["uplift", "none", "default"] | None = None  # rights lever: how rights are chosen
 
     @field_validator("weight")
     @classmethod
@@ -149,17 +150,17 @@ def check_definition(body: ExperimentIn, configs: Mapping[str, Mapping[str, Any]
 def _lever_problems(lever: LeverIn, variants: Sequence[VariantIn], configs: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
     problems: list[Problem] = []
     kind = lever.type
-    if kind == "rights":
-        return [Problem("$.lever.type", "lever_unavailable", "The rights lever needs the rights engine, which this service does not have yet.")]
+    if kind == "rights" and not configs.get("right"):
+        return [Problem("$.lever.type", "no_rights", "This shop has no discount rights yet: define some (PUT /v1/shops/{shop}/rights/{id}) first.")]
     wants = VARIANT_FIELDS[kind]
     for i, v in enumerate(variants):
         for field in ("block", "strategy", "design", "policy"):
             if field != wants and getattr(v, field) is not None:
                 problems.append(Problem(f"$.variants[{i}].{field}", "not_for_lever", f"'{field}' does not apply to a {kind} lever (it reads '{wants}')."))
-        if getattr(v, wants or "") is None and not v.control:
+        if getattr(v, wants) is None and not v.control:
             problems.append(Problem(f"$.variants[{i}].{wants}", "missing", f"A {kind} lever needs '{wants}' on every variant but the control."))
     for field in ("page", "slot", "banner"):
-        allowed = {"block": ("page", "slot"), "ranking": ("page",), "banner": ("banner",)}[kind]
+        allowed = {"block": ("page", "slot"), "ranking": ("page",), "banner": ("banner",), "rights": ()}[kind]
         if getattr(lever, field) is not None and field not in allowed:
             problems.append(Problem(f"$.lever.{field}", "not_for_lever", f"'{field}' does not apply to a {kind} lever."))
         elif getattr(lever, field) is None and field in allowed and not (kind == "ranking" and field == "page"):

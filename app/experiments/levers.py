@@ -8,10 +8,13 @@ the page decision:
              ranker or popularity)                  "model" | "popularity"
     banner   which design of a banner template      {"banner"} / variant "design":
              the visitor sees                       "base" | a crowd's variant
+    rights   how discount rights are chosen         {} / variant "policy": "uplift" (the
+                                                    model) | "none" | "default" (the
+                                                    shop's default rights for everyone)
 
 A variant without its lever field (a control that says nothing) changes nothing: the
-visitor gets what the page would show without the experiment. New levers (discount
-rights) plug in by adding a function to :data:`LEVERS`.
+visitor gets what the page would show without the experiment. A new lever plugs in by
+adding a function to :data:`LEVERS`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Overrides:
     blocks: dict[tuple[str, str], Override] = field(default_factory=dict)  # (page, slot) -> block id
     ranking: dict[str | None, Override] = field(default_factory=dict)  # page (None: all pages) -> strategy
     banners: dict[str, Override] = field(default_factory=dict)  # banner id -> design
+    rights: Override | None = None  # the rights policy: "uplift" | "none" | "default"
 
     def block(self, page: str, slot: str) -> Override | None:
         return self.blocks.get((page, slot))
@@ -51,6 +55,9 @@ class Overrides:
 
     def design(self, banner: str) -> Override | None:
         return self.banners.get(banner)
+
+    def rights_policy(self) -> Override | None:
+        return self.rights
 
 
 NO_OVERRIDES = Overrides()
@@ -70,8 +77,15 @@ def _banner(o: Overrides, lever: Mapping[str, Any], variant: Mapping[str, Any], 
     o.banners.setdefault(lever["banner"], how)
 
 
+def _rights(o: Overrides, lever: Mapping[str, Any], variant: Mapping[str, Any], how: Override) -> None:
+    if o.rights is None:
+        o.rights = how
+
+
 # lever type -> (the variant field it reads, how it applies)
-LEVERS: dict[str, tuple[str, Apply]] = {"block": ("block", _block), "ranking": ("strategy", _ranking), "banner": ("design", _banner)}
+LEVERS: dict[str, tuple[str, Apply]] = {
+    "block": ("block", _block), "ranking": ("strategy", _ranking), "banner": ("design", _banner), "rights": ("policy", _rights),
+}
 
 
 def overrides_for(experiments: Sequence[Experiment], assignments: Sequence[Assignment]) -> Overrides:

@@ -46,11 +46,14 @@ from app.experiments.attribution import Exposure
 from app.experiments.definition import HOLDOUT_ID
 from app.experiments.levers import Overrides, overrides_for
 from app.rendering.html import PageRenderer
+from app.rights.definition import Right
 from app.scoring.attribute_models import ModelRegistry
 from app.serving.banners import BannerService, CompiledBanner, spec_for
 from app.serving.exposures import ExposureLog
+from app.serving.rights import RightsService
 from app.serving.snapshots import ShopConfig, Snapshots
 from app.store import keys
+from app.store import rights as rights_store
 from app.store import visitors as visitor_store
 
 log = logging.getLogger("storefront.render")
@@ -79,6 +82,9 @@ class RenderRequest:
     # The console's preview "as a crowd": that crowd matched (score 1), all others not.
     # Previews only, so a forced crowd never reaches the exposure log.
     as_crowd: str | None = None
+    # The visitor opted out of personalization: no crowd, no model, no experiment, and
+    # the shop's default rights.
+    personalized: bool = True
 
     def __post_init__(self) -> None:
         if self.as_crowd is not None and not self.preview:
@@ -155,6 +161,20 @@ def banner_inputs(d: PageDecision, config: ShopConfig, products: Mapping[str, Pr
     return variables, arts
 
 
+def with_coupon(slots: tuple[SlotDecision, ...], right: Right | None) -> tuple[SlotDecision, ...]:
+    """The page's coupon strips with the visitor's granted right first (and only once)."""
+    if right is None:
+        return slots
+    coupon = right.coupon()
+    out = []
+    for s in slots:
+        if s.template == "coupon_strip":
+            rest = [c for c in s.params.get("coupons") or [] if c.get("right") != right.id]
+            s = replace(s, params={**s.params, "coupons": [coupon, *rest][:10]})
+        out.append(s)
+    return tuple(out)
+
+
 class RenderService:
     def __init__(
         self,
@@ -168,8 +188,10 @@ class RenderService:
         redis_timeout_s: float = 0.15,
         reload_timeout_s: float = 2.0,
         banners: BannerService | None = None,
+        rights: RightsService | None = None,
     ) -> None:
         self.banners = banners
+        self.rights = rights
         self.redis = redis
         self.snapshots = snapshots
         self.page_renderer = page_renderer
@@ -183,6 +205,7 @@ class RenderService:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.config_version(shop_id))
             pipe.get(keys.catalog_version(shop_id))
+            rights_store.queue_visitor_read(pipe, shop_id, visitor_id)
             visitor_store.queue_profile_read(pipe, shop_id, visitor_id)
             return await pipe.execute()
 
@@ -192,6 +215,7 @@ class RenderService:
         fallbacks: list[Fallback] = []
         config = self.snapshots.configs.get(shop_id)
         profile = visitor_store.StoredProfile({}, Behaviour(), None)
+        held_right: Any = None  # the visitor's live rights decision, read with the profile
         try:
             replies = await asyncio.wait_for(self._read(shop_id, req.visitor_id), self.redis_timeout_s)
             cfg_ver = int(replies[0] or 0)
@@ -201,7 +225,8 @@ class RenderService:
             if config is None:
                 raise Forbidden()  # no such shop: the same answer as a wrong key, so ids cannot be probed
             authorize(config)
-            profile = visitor_store.profile_from_replies(replies[2:])
+            held_right = replies[2]
+            profile = visitor_store.profile_from_replies(replies[3:])
         except Forbidden:
             raise
         except Exception as exc:  # Redis down or slow, or a stored value that does not parse
@@ -229,26 +254,31 @@ class RenderService:
             # The shop's holdout sees no personalization at all: no crowd, no model, no
             # experiment; popularity ranks and every slot shows its default block.
             held = in_holdout(shop_id, req.visitor_id, config.holdout.share)
-            predicted, model_version = ({}, None) if held else await self._predict(config, req, profile, attributes, fallbacks)
+            plain = held or not req.personalized  # the page everyone gets
+            predicted, model_version = ({}, None) if plain else await self._predict(config, req, profile, attributes, fallbacks)
             crowd_scores = score_crowds_with_predictions(config.crowds, attributes, predicted)
             if req.as_crowd is not None:
                 crowd_scores = as_only_crowd(crowd_scores, req.as_crowd)
-            if held:
-                crowd_scores = tuple(replace(c, matched=False, reason="shop holdout: no personalization") for c in crowd_scores)
+            if plain:
+                why = "shop holdout: no personalization" if held else "the visitor opted out of personalization"
+                crowd_scores = tuple(replace(c, matched=False, reason=why) for c in crowd_scores)
             matched = {c.id for c in crowd_scores if c.matched}
-            assignments = tuple(assign(e.spec, req.visitor_id, matched, holdout=held) for e in config.experiments)
+            assignments = tuple(assign(e.spec, req.visitor_id, matched, holdout=plain) for e in config.experiments)
             overrides = overrides_for(config.experiments, assignments)
             forced = {slot: (o.value, o.reason) for (page, slot), o in overrides.blocks.items() if page == req.page}
             strategy = overrides.strategy(req.page)
             rank_scores: dict[str, np.ndarray]
-            if held or (strategy is not None and strategy.value == "popularity"):
+            if plain or (strategy is not None and strategy.value == "popularity"):
                 rank_scores, ranker_version = {}, None
             else:
                 rank_scores, ranker_version = await self._rank_scores(config, req, profile, catalog, crowd_scores, forced, fallbacks)
-            decision = self._decide(render_id, config, req, profile, catalog, attributes, crowd_scores, rank_scores, fallbacks, forced, held)
+            decision = self._decide(render_id, config, req, profile, catalog, attributes, crowd_scores, rank_scores, fallbacks, forced, plain)
             decision = replace(
-                decision, model_version=model_version, ranker_version=ranker_version, experiments=assignments, in_holdout=held
+                decision, model_version=model_version, ranker_version=ranker_version, experiments=assignments, in_holdout=held,
+                personalized=not plain,
             )
+            if config.rights and self.rights is not None:
+                decision = await self._grant_rights(decision, config, req, profile, matched, overrides, held_right)
             decision = self._attach_banners(decision, config, catalog.catalog.products, req, overrides)
         except Exception as exc:  # the decision must never cost the storefront its page
             log.exception("render decision failed for shop %s", shop_id)
@@ -392,6 +422,49 @@ class RenderService:
             forced=forced,
         )
 
+    async def _grant_rights(
+        self,
+        d: PageDecision,
+        config: ShopConfig,
+        req: RenderRequest,
+        profile: visitor_store.StoredProfile,
+        matched: set[str],
+        overrides: Overrides,
+        held_right: Any,
+    ) -> PageDecision:
+        """The visitor's right for this page view: the one they hold, or a new decision.
+
+        A preview decides but grants nothing (no budget is spent on a merchant's look).
+        A failure costs the page its personal right, never the page.
+        """
+        assert self.rights is not None
+        now = req.context.ts
+        try:
+            grant = None if req.preview else rights_store.live_grant(held_right, now)
+            if grant is None:
+                lever = overrides.rights_policy()
+                decision, uplift_version = self.rights.decide(
+                    config.rights, config.rights_settings, profile.behaviour, req.context, matched,
+                    personalized=d.personalized, lever=lever.value if lever is not None else None,
+                )
+                version = f"config {config.version}, uplift {uplift_version or 'none'}"
+                if req.preview:
+                    answer: dict[str, Any] = {"preview": True, "granted": None, **decision.as_dict(), "policy_version": version}
+                    first = config.rights.get(decision.candidates[0]) if decision.candidates else None
+                    if first is not None:
+                        answer["granted"] = first.summary()
+                    return replace(d, rights=answer, slots=with_coupon(d.slots, first))
+                grant = await self.rights.grant(
+                    d.shop_id, d.visitor_id, decision, config.rights, now=now, zone=config.derived_settings.timezone,
+                    policy_version=version, render_id=d.render_id,
+                )
+        except Exception as exc:
+            log.exception("rights failed for shop %s", d.shop_id)
+            fb = Fallback("rights", f"rights failed ({type(exc).__name__})", "no personal right on this page")
+            return replace(d, fallbacks=(*d.fallbacks, fb), rights={"granted": None, "status": "failed"})
+        right = config.rights.get(grant.right) if grant.right else None
+        return replace(d, rights=grant.as_dict(config.rights), slots=with_coupon(d.slots, right))
+
     def _attach_banners(
         self, d: PageDecision, config: ShopConfig, products: Mapping[str, Product], req: RenderRequest, overrides: Overrides
     ) -> PageDecision:
@@ -476,6 +549,6 @@ class RenderService:
         for a in d.experiments:
             if a.variant is not None:
                 self.exposures.expose(d.shop_id, a.experiment, phases[a.experiment], d.visitor_id, exposure(a.variant))
-        if config.holdout.share > 0:
+        if config.holdout.share > 0 and (d.in_holdout or d.personalized):  # (an opted-out visitor is in neither group)
             variant = "holdout" if d.in_holdout else "personalized"
             self.exposures.expose(d.shop_id, HOLDOUT_ID, config.holdout.phase, d.visitor_id, exposure(variant))

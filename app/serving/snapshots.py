@@ -21,6 +21,8 @@ from app.core.engagement import EMPTY_ENGAGEMENT, Engagement
 from app.core.page import Block, Page
 from app.core.ranking import decayed
 from app.experiments.definition import Experiment, HoldoutSetting
+from app.rights.definition import Right
+from app.rights.settings import RightsSettings
 from app.serving.banners import CompiledBanner
 from app.store import catalog as catalog_store
 from app.store import keys
@@ -38,6 +40,8 @@ class ShopConfig:
     banners: dict[str, CompiledBanner] = field(default_factory=dict)
     experiments: tuple[Experiment, ...] = ()  # the running ones, by id
     holdout: HoldoutSetting = field(default_factory=HoldoutSetting)
+    rights: dict[str, Right] = field(default_factory=dict)
+    rights_settings: RightsSettings = field(default_factory=RightsSettings)
 
 
 @dataclass
@@ -63,7 +67,9 @@ def build_config(version: int, shop: ShopRecord, cfg: dict[str, dict[str, Any]])
     compiled = (Experiment.from_body(eid, body) for eid, body in sorted(cfg.get("experiment", {}).items()))
     experiments = tuple(e for e in compiled if e is not None)
     holdout = HoldoutSetting.from_mapping(shop.settings.get("experiments", {}))
-    return ShopConfig(version, shop, crowds, blocks, pages, derived, banners, experiments, holdout)
+    rights = {rid: Right.from_body(rid, body) for rid, body in sorted(cfg.get("right", {}).items())}
+    rights_settings = RightsSettings.from_mapping(shop.settings.get("rights", {}))
+    return ShopConfig(version, shop, crowds, blocks, pages, derived, banners, experiments, holdout, rights, rights_settings)
 
 
 @dataclass

@@ -16,7 +16,7 @@ SHOP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 CONFIG_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-CONFIG_KINDS = ("crowd", "block", "page", "element", "banner", "experiment")
+CONFIG_KINDS = ("crowd", "block", "page", "element", "banner", "experiment", "right")
 
 SHOPS = "sf:shops"  # set of all shop ids (admin listing); global, not per shop
 
@@ -183,3 +183,20 @@ def attribution_lock(shop_id: str) -> str:
 def operations_index(shop_id: str) -> str:
     """Hash: local date (YYYY-MM-DD) -> that day's customer-operations index figures (JSON)."""
     return f"{_p(shop_id)}:opsindex"
+
+
+def rights_visitor(shop_id: str, visitor_id: str) -> str:
+    """Hash: "current" -> the visitor's live rights decision (JSON), "n:<right>" -> redemptions,
+    "p:<event id>" -> purchases already counted."""
+    return f"{_p(shop_id)}:v:{visitor_id}:rights"
+
+
+def rights_stats(shop_id: str) -> str:
+    """Hash: "<right>:granted|reserved|redeemed|spend|conv" and the exploration tallies
+    "<arm>:x:n|x:conv", "<right>:d:<day>:granted|reserved" (cents for money)."""
+    return f"{_p(shop_id)}:rights:stats"
+
+
+def rights_audit(shop_id: str) -> str:
+    """Stream: one entry per rights decision (scores, policy version, exploration)."""
+    return f"{_p(shop_id)}:rights:audit"

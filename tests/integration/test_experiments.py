@@ -82,7 +82,7 @@ def test_a_definition_is_stored_as_a_draft_with_its_seed_and_weights(client: Tes
         ({"lever": {"type": "block", "page": "home", "slot": "footer"}}, "$.lever.slot", "unknown_reference"),
         ({"lever": {"type": "block", "page": "nope", "slot": "hero"}}, "$.lever.page", "unknown_reference"),
         ({"lever": {"type": "block", "page": "home"}}, "$.lever.slot", "missing"),
-        ({"lever": {"type": "rights"}, "variants": [{"key": "a", "control": True}, {"key": "b", "policy": "uplift"}]}, "$.lever.type", "lever_unavailable"),
+        ({"lever": {"type": "rights"}, "variants": [{"key": "a", "control": True}, {"key": "b", "policy": "uplift"}]}, "$.lever.type", "no_rights"),
         ({"target_crowd": "ghosts"}, "$.target_crowd", "unknown_reference"),
         ({"coverage": 0}, "$.coverage", "invalid_value"),
         ({"namespace": {"name": "home", "range": [0.6, 0.2]}}, "$.namespace.range", "out_of_range"),

@@ -45,7 +45,9 @@ def decision_json(d: PageDecision) -> dict[str, Any]:
         ],
         "fallbacks": [{"step": f.step, "reason": f.reason, "served": f.served} for f in d.fallbacks],
         "in_holdout": d.in_holdout,
+        "personalized": d.personalized,
         "experiments": [a.as_dict() for a in d.experiments],
+        "rights": d.rights,
     }
 
 
@@ -78,6 +80,7 @@ async def render(body: RenderIn, shop: ShopId, token: Token, state: State) -> Re
         context=build_context(body, time.time()),
         format=body.format,
         preview=body.preview,
+        personalized=body.personalized,
     )
     # A preview (not logged as an exposure) is the merchant's; storefronts render for real.
     roles = (ROLE_MERCHANT,) if body.preview else (ROLE_STOREFRONT, ROLE_MERCHANT)

@@ -11,6 +11,7 @@ from app.api.errors import ApiError, Problem
 from app.api.schemas import CreateShop, SettingsIn
 from app.core.derived import DerivedSettings
 from app.experiments.definition import HoldoutSetting
+from app.rights.settings import RightsSettings
 from app.store import catalog as catalog_store
 from app.store import shops as shop_store
 from app.store import visitors as visitor_store
@@ -54,6 +55,7 @@ async def get_settings(shop: Merchant) -> dict[str, Any]:
     return {
         "derived": DerivedSettings.from_mapping(shop.settings.get("derived", {})).as_dict(),
         "experiments": HoldoutSetting.from_mapping(shop.settings.get("experiments", {})).as_dict(),
+        "rights": RightsSettings.from_mapping(shop.settings.get("rights", {})).as_dict(),
     }
 
 
@@ -67,8 +69,11 @@ async def put_settings(body: SettingsIn, shop: Merchant, state: State) -> dict[s
     if body.experiments is not None and body.experiments.holdout != holdout.share:
         # A new share is a new holdout: its results start counting now (a new phase).
         holdout = HoldoutSetting(body.experiments.holdout, time.time())
-    await shop_store.put_settings(state.redis, shop.shop_id, {**shop.settings, "derived": derived, "experiments": holdout.as_dict()})
-    return {"derived": derived, "experiments": holdout.as_dict()}
+    rights = body.rights.model_dump() if body.rights is not None else RightsSettings.from_mapping(shop.settings.get("rights", {})).as_dict()
+    await shop_store.put_settings(
+        state.redis, shop.shop_id, {**shop.settings, "derived": derived, "experiments": holdout.as_dict(), "rights": rights}
+    )
+    return {"derived": derived, "experiments": holdout.as_dict(), "rights": rights}
 
 
 @router.post("/v1/shops/{shop}/keys:rotate", summary="Replace both keys; the old ones stop working")

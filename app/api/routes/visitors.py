@@ -82,4 +82,12 @@ async def post_events(body: EventsIn, shop: ShopKey, state: State) -> dict[str, 
         catalog = state.snapshots.cached_catalog(shop.shop_id).catalog
     resolved = [catalog.resolve(e) for e in events]
     accepted, duplicates = await visitor_store.ingest(state.redis, shop.shop_id, resolved)
-    return {"accepted": accepted, "duplicates": duplicates}
+    out: dict[str, Any] = {"accepted": accepted, "duplicates": duplicates}
+    purchases = [e for e in resolved if e.type == "purchase"]
+    if purchases and state.render_service.rights is not None:
+        # Redemptions and the conversions of rights decisions (each purchase counted once).
+        config = await state.snapshots.config(state.redis, shop.shop_id, None)
+        if config is not None and config.rights:
+            words = await state.render_service.rights.store.record_purchases(shop.shop_id, purchases, config.rights)
+            out["rights"] = [{"event_id": e.event_id, "result": w} for e, w in zip(purchases, words, strict=True) if e.right_id or w != "no_decision"]
+    return out

@@ -1,0 +1,124 @@
+"""The rights step of a page view: score the eligible rights, decide, grant in Redis.
+
+The visitor's live decision comes with the render's first round trip; a visitor who
+holds one keeps it (sticky) and costs nothing more. Otherwise the uplift model scores
+the eligible rights on the visitor's feature row (the same row the attribute models
+read), :func:`app.rights.policy.decide` orders the candidates, and one script call
+grants the first that budgets, pacing and the visitor's limit allow.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from app.core.features import FeatureSpec, visitor_row
+from app.core.profile import Behaviour, Context
+from app.rights.definition import Right
+from app.rights.policy import ArmScore, PolicyInputs, RightsDecision, decide
+from app.rights.settings import RightsSettings
+from app.store.rights import Grant, RightsStore
+
+log = logging.getLogger("storefront.rights")
+
+
+class ArmPredictionLike(Protocol):
+    conversion: np.ndarray
+    revenue: np.ndarray
+    order_value: np.ndarray
+
+
+class UpliftModelLike(Protocol):
+    version: str
+    spec: FeatureSpec
+    arms: tuple[str, ...]
+    control: str
+
+    def predict(self, X: np.ndarray) -> Mapping[str, ArmPredictionLike]: ...
+
+
+class ModelSource(Protocol):
+    current: Any
+
+
+def arm_scores(model: UpliftModelLike, behaviour: Behaviour, context: Context, wanted: Collection[str]) -> dict[str, ArmScore]:
+    """The model's predictions for the rights it knows, against its control arm."""
+    arms = [a for a in model.arms if a in wanted]
+    if not arms:
+        return {}
+    pred = model.predict(visitor_row(model.spec, behaviour, context)[None, :])
+    c = pred[model.control]
+    base_p, base_rev = float(c.conversion[0]), float(c.revenue[0])
+    return {
+        a: ArmScore(float(pred[a].conversion[0]), base_p, float(pred[a].revenue[0]), base_rev, float(pred[a].order_value[0]))
+        for a in arms
+    }
+
+
+def utc_offset_s(zone: str, ts: float) -> int:
+    try:
+        off = datetime.fromtimestamp(ts, ZoneInfo(zone)).utcoffset()
+    except (KeyError, ValueError):
+        return 8 * 3600
+    return int(off.total_seconds()) if off is not None else 0
+
+
+class RightsService:
+    def __init__(self, store: RightsStore, model: ModelSource | None = None, rng: random.Random | None = None) -> None:
+        self.store = store
+        self.model = model
+        self.rng = rng or random.Random()
+
+    def decide(
+        self,
+        rights: Mapping[str, Right],
+        settings: RightsSettings,
+        behaviour: Behaviour,
+        context: Context,
+        matched: Collection[str],
+        *,
+        personalized: bool,
+        lever: str | None,
+    ) -> tuple[RightsDecision, str | None]:
+        """The policy's decision (pure but for the model call) and the model version."""
+        model: UpliftModelLike | None = self.model.current if self.model is not None else None
+        scores: dict[str, ArmScore] = {}
+        if model is not None and personalized and lever not in ("none", "default"):
+            wanted = {r.id for r in rights.values() if r.mode == "uplift" and r.live_at(context.ts)}
+            scores = arm_scores(model, behaviour, context, wanted)
+        inputs = PolicyInputs(
+            rights=tuple(rights.values()),
+            now=context.ts,
+            matched_crowds=matched,
+            personalized=personalized,
+            lever=lever,
+            scores=scores,
+            margin_rate=settings.margin_rate,
+            exploration=settings.exploration,
+            draw=self.rng.random(),
+            pick=self.rng.random(),
+        )
+        return decide(inputs), (model.version if model is not None else None)
+
+    async def grant(
+        self,
+        shop_id: str,
+        visitor_id: str,
+        decision: RightsDecision,
+        rights: Mapping[str, Right],
+        *,
+        now: float,
+        zone: str,
+        policy_version: str,
+        render_id: str,
+    ) -> Grant:
+        return await self.store.grant(
+            shop_id, visitor_id, decision, rights, now=now, utc_offset_s=utc_offset_s(zone, now), policy_version=policy_version,
+            render_id=render_id,
+        )

@@ -1,0 +1,90 @@
+-- Grant one visitor at most one right, atomically: the first candidate that its
+-- per-visitor limit, total budget (count and money) and today's pacing allow.
+--
+-- Budgets hold because the check and the increment are one script: no two renders
+-- can both see the last unit free. Money is reserved at the right's worst-case cost
+-- per grant, so redemptions can never spend more than the budget.
+--
+-- KEYS[1] the visitor's rights hash (field "current": the live decision as JSON;
+--         "n:<right>": redemptions so far), KEYS[2] the shop's rights counters hash,
+--         KEYS[3] the audit stream.
+-- ARGV[1] now (ms), ARGV[2] today (local YYYYMMDD), ARGV[3] the decision as JSON
+-- (without right, grant id and end), ARGV[4] how long a "none" stays decided (ms),
+-- ARGV[5] grant id, ARGV[6] audit stream max length, ARGV[7] the arm the policy
+-- chose ("none" or a right: counted in the exploration tallies when exploring),
+-- ARGV[8] explore (0/1), ARGV[9] N candidates, then 8 values per candidate: id,
+-- grant end (ms), reserved cost (cents), count budget, money budget (cents),
+-- today's count allowance, today's money allowance (cents) (-1 where unlimited),
+-- and how many redemptions one visitor may make.
+-- Returns {"sticky", current JSON} | {"granted", right, decision JSON, skipped}
+--         | {"none", decision JSON, skipped}; skipped: "right:why,right:why".
+local vkey, stats, audit = KEYS[1], KEYS[2], KEYS[3]
+local now, day = tonumber(ARGV[1]), ARGV[2]
+local hold_none, grant_id, maxlen = tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local arm, explore, n = ARGV[7], ARGV[8] == '1', tonumber(ARGV[9])
+
+local current = redis.call('HGET', vkey, 'current')
+if current then
+  local cur = cjson.decode(current)
+  if tonumber(cur.until_ms) > now then
+    return {'sticky', current}
+  end
+end
+
+local function num(field)
+  return tonumber(redis.call('HGET', stats, field) or '0')
+end
+
+local decision = cjson.decode(ARGV[3])
+local skipped = {}
+for i = 0, n - 1 do
+  local b = 10 + i * 8
+  local id, until_ms, cost = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
+  local count_budget, money_budget = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local day_count, day_money = tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
+  local limit = tonumber(ARGV[b + 7])
+  local why = nil
+  if tonumber(redis.call('HGET', vkey, 'n:' .. id) or '0') >= limit then
+    why = 'visitor_limit'
+  elseif count_budget >= 0 and num(id .. ':granted') + 1 > count_budget then
+    why = 'budget_count'
+  elseif money_budget >= 0 and num(id .. ':reserved') + cost > money_budget then
+    why = 'budget_money'
+  elseif day_count >= 0 and num(id .. ':d:' .. day .. ':granted') + 1 > day_count then
+    why = 'pacing_count'
+  elseif day_money >= 0 and num(id .. ':d:' .. day .. ':reserved') + cost > day_money then
+    why = 'pacing_money'
+  end
+  if why == nil then
+    redis.call('HINCRBY', stats, id .. ':granted', 1)
+    redis.call('HINCRBY', stats, id .. ':reserved', cost)
+    redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':granted', 1)
+    redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':reserved', cost)
+    if explore then
+      redis.call('HINCRBY', stats, id .. ':x:n', 1)
+    end
+    decision.right = id
+    decision.grant_id = grant_id
+    decision.until_ms = until_ms
+    decision.at_ms = now
+    decision.skipped = table.concat(skipped, ',')
+    local body = cjson.encode(decision)
+    redis.call('HSET', vkey, 'current', body)
+    redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body)
+    return {'granted', id, body, decision.skipped}
+  end
+  table.insert(skipped, id .. ':' .. why)
+end
+
+decision.right = cjson.null
+decision.grant_id = grant_id
+decision.until_ms = now + hold_none
+decision.at_ms = now
+decision.skipped = table.concat(skipped, ',')
+if explore and arm == 'none' then
+  redis.call('HINCRBY', stats, 'none:x:n', 1)
+end
+local body = cjson.encode(decision)
+redis.call('HSET', vkey, 'current', body)
+redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body)
+return {'none', body, decision.skipped}

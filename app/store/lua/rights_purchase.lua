@@ -1,0 +1,72 @@
+-- Purchases against the visitors' rights decisions: redemptions and conversions.
+--
+-- A purchase within a decision's term counts once as that decision's conversion (per
+-- right, and in the exploration tallies when the arm was drawn at random: the
+-- randomized comparison of each right against "none"). A purchase that names the
+-- right it used redeems the visitor's live grant of that right (once per grant, only
+-- from the minimum spend up), adds the redemption's cost to the right's spend and
+-- counts towards the visitor's limit; the grant is then used up.
+--
+-- KEYS[1] the shop's rights counters hash, KEYS[1+v] visitor v's rights hash.
+-- ARGV[1] N purchases, then 7 values per purchase: visitor index (1-based), event
+-- id, ts (ms), the right it names ('' for none), its cost (cents), its minimum spend
+-- (cents; -1 when the right is unknown), the order's amount (cents).
+-- Returns one word per purchase: redeemed | converted | converted_before |
+-- outside_term | duplicate | no_decision | not_held | expired | already_redeemed |
+-- below_min_spend | unknown_right.
+local stats, n = KEYS[1], tonumber(ARGV[1])
+local out = {}
+for i = 0, n - 1 do
+  local b = 2 + i * 7
+  local vkey = KEYS[1 + tonumber(ARGV[b])]
+  local event_id, ts = ARGV[b + 1], tonumber(ARGV[b + 2])
+  local named, cost, min_spend = ARGV[b + 3], tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  local order = tonumber(ARGV[b + 6])
+  local word
+  if redis.call('HSETNX', vkey, 'p:' .. event_id, '1') == 0 then
+    word = 'duplicate'
+  else
+    local raw = redis.call('HGET', vkey, 'current')
+    if not raw then
+      word = 'no_decision'
+    else
+      local cur = cjson.decode(raw)
+      local arm = cur.right
+      if arm == cjson.null or arm == nil then arm = 'none' end
+      local within = ts >= tonumber(cur.at_ms) and ts <= tonumber(cur.until_ms)
+      if not within then
+        word = 'outside_term'
+      elseif cur.converted then
+        word = 'converted_before'
+      else
+        cur.converted = true
+        if arm ~= 'none' then redis.call('HINCRBY', stats, arm .. ':conv', 1) end
+        if cur.explore then redis.call('HINCRBY', stats, arm .. ':x:conv', 1) end
+        word = 'converted'
+      end
+      if named ~= '' then
+        if min_spend < 0 then
+          word = 'unknown_right'
+        elseif arm ~= named then
+          word = 'not_held'
+        elseif not within then
+          word = 'expired'
+        elseif cur.redeemed then
+          word = 'already_redeemed'
+        elseif order < min_spend then
+          word = 'below_min_spend'
+        else
+          cur.redeemed = true
+          cur.until_ms = ts
+          redis.call('HINCRBY', stats, named .. ':redeemed', 1)
+          redis.call('HINCRBY', stats, named .. ':spend', cost)
+          redis.call('HINCRBY', vkey, 'n:' .. named, 1)
+          word = 'redeemed'
+        end
+      end
+      redis.call('HSET', vkey, 'current', cjson.encode(cur))
+    end
+  end
+  table.insert(out, word)
+end
+return out

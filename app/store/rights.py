@@ -1,0 +1,187 @@
+"""Rights in Redis: atomic grants under budgets, redemptions, counters and the audit log.
+
+A render reads the visitor's live decision in its first round trip
+(:func:`queue_visitor_read`); only a visitor without one costs a grant script call.
+Both scripts are single calls, so budgets, pacing and per-visitor limits are checked
+and spent in one step however many renders run at once.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from app.core.profile import Event
+from app.rights.definition import Right
+from app.rights.policy import NONE_ARM, RightsDecision, pacing_allowance
+from app.store import keys
+
+_GRANT_LUA = resources.files("app.store").joinpath("lua/rights_grant.lua").read_text()
+_PURCHASE_LUA = resources.files("app.store").joinpath("lua/rights_purchase.lua").read_text()
+AUDIT_MAXLEN = 200_000
+NONE_HOLD_S = 3600.0  # a visitor offered nothing is asked again after an hour, not on every page
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the render tells the storefront: the visitor's right now (or none) and why."""
+
+    status: str  # "granted" | "sticky" | "none"
+    right: str | None
+    decision: dict[str, Any]  # as stored: arm, reason, explore, propensity, scores, grant_id, until_ms ...
+    skipped: tuple[str, ...] = ()
+
+    def as_dict(self, rights: Mapping[str, Right]) -> dict[str, Any]:
+        d = self.decision
+        out: dict[str, Any] = {
+            "granted": None,
+            "status": self.status,
+            "reason": d.get("reason", ""),
+            "explore": bool(d.get("explore")),
+            "policy_version": d.get("policy_version"),
+        }
+        right = rights.get(self.right) if self.right else None
+        if right is not None:
+            out["granted"] = {**right.summary(), "grant_id": d.get("grant_id"), "until": round(d["until_ms"] / 1000, 3)}
+        if d.get("propensity") is not None:
+            out["propensity"] = d["propensity"]
+        if d.get("scores"):
+            out["scores"] = d["scores"]
+        if self.skipped:
+            out["skipped"] = list(self.skipped)
+        return out
+
+
+def queue_visitor_read(pipe: Any, shop_id: str, visitor_id: str) -> None:
+    pipe.hget(keys.rights_visitor(shop_id, visitor_id), "current")
+
+
+def live_grant(raw: str | bytes | None, now: float) -> Grant | None:
+    """The visitor's decision from the first round trip, if it still holds."""
+    if not raw:
+        return None
+    d = json.loads(raw)
+    if float(d.get("until_ms", 0)) <= now * 1000:
+        return None
+    return Grant("sticky", d.get("right"), d)
+
+
+def _local_day(ts: float, utc_offset_s: int) -> tuple[str, float]:
+    """The shop's local day (YYYYMMDD) and seconds since its midnight."""
+    local = ts + utc_offset_s
+    return time.strftime("%Y%m%d", time.gmtime(local)), local % 86400
+
+
+def grant_args(
+    decision: RightsDecision, rights: Mapping[str, Right], now: float, utc_offset_s: int, audit: Mapping[str, str], grant_id: str
+) -> list[str | int]:
+    """ARGV of the grant script; ``audit`` (visitor, render, policy version) is kept with the decision."""
+    day, into_day = _local_day(now, utc_offset_s)
+    body = {**decision.as_dict(), **audit}
+    hold = decision.hold_s if decision.explore and decision.arm == NONE_ARM else NONE_HOLD_S
+    args: list[str | int] = [
+        round(now * 1000), day, json.dumps(body, separators=(",", ":")), round(hold * 1000), grant_id, AUDIT_MAXLEN,
+        decision.arm, int(decision.explore), len(decision.candidates),
+    ]
+    for rid in decision.candidates:
+        r = rights[rid]
+        cost = r.max_cost_cents
+        args += [
+            rid,
+            round(r.grant_until(now) * 1000),
+            cost,
+            -1 if r.budget_count is None else r.budget_count,
+            -1 if r.budget_cents is None else r.budget_cents,
+            -1 if r.daily_count is None else pacing_allowance(r.daily_count, into_day),
+            -1 if r.daily_cents is None else pacing_allowance(r.daily_cents, into_day),
+            r.per_visitor_limit,
+        ]
+    return args
+
+
+class RightsStore:
+    def __init__(self, r: aioredis.Redis) -> None:
+        self.redis = r
+        self._grant = r.register_script(_GRANT_LUA)
+        self._purchase = r.register_script(_PURCHASE_LUA)
+
+    async def grant(
+        self,
+        shop_id: str,
+        visitor_id: str,
+        decision: RightsDecision,
+        rights: Mapping[str, Right],
+        *,
+        now: float,
+        utc_offset_s: int,
+        policy_version: str,
+        render_id: str = "",
+    ) -> Grant:
+        audit = {"policy_version": policy_version, "visitor": visitor_id, "render_id": render_id}
+        args = grant_args(decision, rights, now, utc_offset_s, audit, secrets.token_hex(8))
+        kv = [keys.rights_visitor(shop_id, visitor_id), keys.rights_stats(shop_id), keys.rights_audit(shop_id)]
+        reply = await self._grant(keys=kv, args=args)
+        status = _s(reply[0])
+        if status == "sticky":
+            d = json.loads(reply[1])
+            return Grant("sticky", d.get("right"), d)
+        if status == "granted":
+            return Grant("granted", _s(reply[1]), json.loads(reply[2]), _skipped(reply[3]))
+        return Grant("none", None, json.loads(reply[1]), _skipped(reply[2]))
+
+    async def record_purchases(self, shop_id: str, purchases: Sequence[Event], rights: Mapping[str, Right]) -> list[str]:
+        """Count purchases against the buyers' decisions; one word each (see the script)."""
+        if not purchases:
+            return []
+        visitors: dict[str, int] = {}
+        args: list[str | int] = [len(purchases)]
+        for e in purchases:
+            vi = visitors.setdefault(e.visitor_id, len(visitors) + 1)
+            named = rights.get(e.right_id) if e.right_id else None
+            order = e.amount_cents or 0
+            cost = named.redemption_cost_cents(order) if named is not None else 0
+            min_spend = round(named.min_spend * 100) if named is not None else -1
+            args += [vi, e.event_id, round(e.ts * 1000), e.right_id or "", cost, min_spend, order]
+        kv = [keys.rights_stats(shop_id), *(keys.rights_visitor(shop_id, v) for v in visitors)]
+        return [_s(w) for w in await self._purchase(keys=kv, args=args)]
+
+    async def counters(self, shop_id: str) -> dict[str, int]:
+        raw = await self.redis.hgetall(keys.rights_stats(shop_id))
+        return {_s(k): int(v) for k, v in raw.items()}
+
+    async def audit(self, shop_id: str, count: int = 50, right: str | None = None) -> list[dict[str, Any]]:
+        """The newest decisions first (those of ``right`` only, when given)."""
+        out: list[dict[str, Any]] = []
+        last = "+"
+        while len(out) < count:
+            batch = await self.redis.xrevrange(keys.rights_audit(shop_id), max=last, count=500)
+            for entry_id, fields in batch:
+                d = json.loads(fields[b"d"] if b"d" in fields else fields["d"])
+                if right is None or d.get("right") == right or d.get("arm") == right:
+                    out.append({"id": _s(entry_id), **d})
+                    if len(out) >= count:
+                        break
+            if len(batch) < 500:
+                break
+            last = "(" + _s(batch[-1][0])
+        return out
+
+
+def local_day(ts: float, utc_offset_s: int) -> str:
+    return _local_day(ts, utc_offset_s)[0]
+
+
+def _s(x: Any) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def _skipped(x: Any) -> tuple[str, ...]:
+    s = _s(x)
+    return tuple(s.split(",")) if s else ()
