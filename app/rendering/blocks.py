@@ -285,6 +285,7 @@ class Coupon(_Params):
     code: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
     min_spend: Money | None = None
     amount: PositiveMoney | None = None
+    right: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = None  # a discount right granted to this visitor (the render puts it first)
 
 
 class CouponStripParams(_Params):

@@ -126,8 +126,8 @@ class PacingIn(Strict):
 
 
 class RightIn(Strict):
-    name: str = Field(min_length=1, max_length=100)
-    description: str = Field(default="", max_length=500)
+    name: str = Field(min_length=1, max_length=40)  # shown as the coupon's label
+    description: str = Field(default="", max_length=120)
     kind: Kind
     value: ValueIn = Field(default_factory=ValueIn)
     cost: CostIn = Field(default_factory=CostIn)

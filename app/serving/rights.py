@@ -87,6 +87,7 @@ class RightsService:
         lever: str | None,
     ) -> tuple[RightsDecision, str | None]:
         """The policy's decision (pure but for the model call) and the model version."""
+        personalized = personalized and settings.personalized  # the shop's switch, then the visitor's
         model: UpliftModelLike | None = self.model.current if self.model is not None else None
         scores: dict[str, ArmScore] = {}
         if model is not None and personalized and lever not in ("none", "default"):

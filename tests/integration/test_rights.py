@@ -1,0 +1,276 @@
+"""Discount rights over HTTP on the real Redis: the catalog, grants, budgets, redemptions."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import ShopKeys
+from tests.integration.shop_setup import setup_shop
+
+CASH20 = {"name": "满199减20", "kind": "amount_off", "value": {"amount": 20, "min_spend": 199}}
+
+
+def put_right(client: TestClient, shop: ShopKeys, rid: str, **body: Any) -> dict[str, Any]:
+    r = client.put(shop.url(f"/rights/{rid}"), json={**CASH20, **body}, headers=shop.merchant)
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def render(client: TestClient, shop: ShopKeys, visitor: str, **extra: Any) -> dict[str, Any]:
+    r = client.post(shop.url("/render"), json={"visitor_id": visitor, "page": "home", **extra}, headers=shop.storefront)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def purchase(client: TestClient, shop: ShopKeys, visitor: str, event_id: str, amount: float, right: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"event_id": event_id, "type": "purchase", "visitor_id": visitor, "ts": time.time(), "amount": amount}
+    if right:
+        event["right_id"] = right
+    r = client.post(shop.url("/events"), json={"events": [event]}, headers=shop.storefront)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def stats(client: TestClient, shop: ShopKeys, rid: str) -> dict[str, Any]:
+    r = client.get(shop.url(f"/rights/{rid}/stats"), headers=shop.merchant)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture
+def rich_shop(client: TestClient, shop: ShopKeys) -> ShopKeys:
+    setup_shop(client, shop)
+    block = {"template": "coupon_strip", "params": {"title": "领券", "coupons": [{"label": "满99减5", "min_spend": 99, "amount": 5}]}}
+    assert client.put(shop.url("/blocks/coupons"), json=block, headers=shop.merchant).status_code == 201
+    page = client.get(shop.url("/pages/home"), headers=shop.merchant).json()
+    slots = [*page["slots"], {"slot_id": "coupons", "default": "coupons"}]
+    assert client.put(shop.url("/pages/home"), json={"name": page["name"], "slots": slots}, headers=shop.merchant).status_code == 200
+    return shop
+
+
+# --- the catalog -------------------------------------------------------------------
+
+
+def test_a_right_is_stored_with_its_implied_cost_and_versioned(client: TestClient, shop: ShopKeys) -> None:
+    setup_shop(client, shop)
+    body = put_right(client, shop, "cash20", crowds=["women"], budget={"money": 1000, "count": 40}, pacing={"daily_count": 10})
+    assert body["version"] == 1 and body["cost"] == {"per_redemption": 20.0}
+    pct = {"name": "九折", "kind": "percent_off", "value": {"percent": 10, "max_discount": 30}, "budget": {"money": 500}}
+    r = client.put(shop.url("/rights/pct10"), json=pct, headers=shop.merchant)
+    assert r.status_code == 201 and r.json()["cost"] == {"share_of_order": 0.1, "cap": 30.0}
+    put_right(client, shop, "cash20", crowds=["women"], budget={"count": 50})
+    versions = client.get(shop.url("/rights/cash20/versions"), headers=shop.merchant).json()["versions"]
+    assert [v["version"] for v in versions] == [1, 2] and versions[0]["body"]["budget"] == {"money": 1000.0, "count": 40}
+    listed = client.get(shop.url("/rights"), headers=shop.merchant).json()["rights"]
+    assert [x["id"] for x in listed] == ["cash20", "pct10"]
+    # A crowd a right uses cannot be deleted under it.
+    r = client.delete(shop.url("/crowds/women"), headers=shop.merchant)
+    assert r.status_code == 409 and "right:cash20" in r.json()["error"]["used_by_items"]
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "code"),
+    [
+        ({"value": {"amount": 200, "min_spend": 199}}, "$.value.amount", "amount_exceeds_min_spend"),
+        ({"value": {"amount": 20, "percent": 5}}, "$.value.percent", "not_for_kind"),
+        ({"value": {"min_spend": 100}}, "$.value.amount", "missing"),
+        ({"kind": "percent_off", "value": {"percent": 10}, "budget": {"money": 100}}, "$.value.max_discount", "unbounded_cost"),
+        ({"kind": "points_multiplier", "value": {"multiplier": 3}, "budget": {"money": 100}}, "$.cost.cap", "unbounded_cost"),
+        ({"kind": "free_shipping", "value": {}}, "$.cost.per_redemption", "missing"),
+        ({"kind": "gift", "value": {}, "cost": {"per_redemption": 5}}, "$.value.gift", "missing"),
+        ({"valid": {"from": "2026-12-01T00:00:00+08:00", "until": "2026-11-01T00:00:00+08:00"}}, "$.valid.until", "invalid_window"),
+        ({"valid": {"from": "2026-12-01T00:00:00"}}, "$.valid.from", None),
+        ({"mode": "crowd"}, "$.crowds", "missing"),
+        ({"default": True, "crowds": ["women"]}, "$.default", "default_with_crowds"),
+        ({"budget": {"count": 10}, "pacing": {"daily_count": 11}}, "$.pacing.daily_count", "pacing_above_budget"),
+        ({"pacing": {}}, "$.pacing", "missing"),
+        ({"crowds": ["nobody"]}, "$.crowds[0]", "unknown_reference"),
+        ({"kind": "coupon"}, "$.kind", None),
+        ({"value": {"amount": 20.001}}, "$.value.amount", None),
+        ({"budget": {"money": -5}}, "$.budget.money", None),
+        ({"per_visitor_limit": 0}, "$.per_visitor_limit", None),
+        ({"surprise": 1}, "$.surprise", None),
+    ],
+)
+def test_bad_rights_are_refused_with_a_path_and_nothing_written(
+    client: TestClient, shop: ShopKeys, body: dict[str, Any], path: str, code: str | None
+) -> None:
+    setup_shop(client, shop)
+    r = client.put(shop.url("/rights/bad"), json={**CASH20, **body}, headers=shop.merchant)
+    assert r.status_code == 422, r.text
+    details = r.json()["error"]["details"]
+    assert path in [d["path"] for d in details], details
+    if code is not None:
+        assert code in [d["code"] for d in details if d["path"] == path]
+    assert client.get(shop.url("/rights/bad"), headers=shop.merchant).status_code == 404
+    assert client.get(shop.url("/rights/bad/versions"), headers=shop.merchant).status_code == 404
+
+
+# --- grants --------------------------------------------------------------------------
+
+
+def test_a_crowd_right_is_granted_sticky_shown_and_audited(client: TestClient, rich_shop: ShopKeys) -> None:
+    shop = rich_shop
+    put_right(client, shop, "women20", crowds=["women"], mode="crowd", code="HER20")
+    first = render(client, shop, "alice")
+    rights = first["rights"]
+    assert rights["status"] == "granted" and rights["granted"]["id"] == "women20"
+    assert rights["reason"] == "the same for everyone in crowd women"
+    coupons = next(s for s in first["slots"] if s["template"] == "coupon_strip")["params"]["coupons"]
+    assert coupons[0]["right"] == "women20" and coupons[0]["code"] == "HER20" and coupons[1]["label"] == "满99减5"
+    again = render(client, shop, "alice")["rights"]
+    assert again["status"] == "sticky" and again["granted"]["grant_id"] == rights["granted"]["grant_id"]
+    html = client.post(shop.url("/render"), json={"visitor_id": "alice", "page": "home", "format": "html"}, headers=shop.storefront).text
+    assert "满199减20" in html and "HER20" in html
+    assert render(client, shop, "bob")["rights"]["granted"] is None  # not in the crowd
+    audit = client.get(shop.url("/rights/women20/audit"), headers=shop.merchant).json()["decisions"]
+    assert len(audit) == 1 and audit[0]["visitor"] == "alice" and audit[0]["render_id"] == first["render_id"]
+    assert audit[0]["policy_version"].startswith("config ")
+    s = stats(client, shop, "women20")
+    assert (s["granted"], s["redeemed"], s["spend"]) == (1, 0, 0.0)
+
+
+def test_a_preview_decides_but_grants_nothing(client: TestClient, rich_shop: ShopKeys) -> None:
+    shop = rich_shop
+    put_right(client, shop, "women20", crowds=["women"], mode="crowd", budget={"count": 1})
+    r = client.post(shop.url("/render"), json={"visitor_id": "alice", "page": "home", "preview": True}, headers=shop.merchant).json()
+    assert r["rights"]["preview"] is True and r["rights"]["granted"]["id"] == "women20"
+    assert stats(client, shop, "women20")["granted"] == 0
+    assert render(client, shop, "alice")["rights"]["status"] == "granted"  # the one unit was still there
+
+
+def test_redemption_spend_limit_and_min_spend(client: TestClient, rich_shop: ShopKeys) -> None:
+    shop = rich_shop
+    put_right(client, shop, "all20", budget={"money": 100}, mode="crowd", crowds=["women"], per_visitor_limit=1)
+    assert render(client, shop, "alice")["rights"]["granted"]["id"] == "all20"
+    assert purchase(client, shop, "alice", "o1", 150, "all20")["rights"][0]["result"] == "below_min_spend"
+    assert purchase(client, shop, "alice", "o2", 250, "all20")["rights"][0]["result"] == "redeemed"
+    assert purchase(client, shop, "alice", "o2", 250, "all20")["duplicates"] == 1  # a replay changes nothing
+    assert purchase(client, shop, "alice", "o3", 300, "all20")["rights"][0]["result"] == "expired"  # the grant is used up
+    assert purchase(client, shop, "carol", "o4", 300, "all20")["rights"][0]["result"] == "no_decision"
+    s = stats(client, shop, "all20")
+    assert (s["granted"], s["redeemed"], s["spend"], s["reserved"]) == (1, 1, 20.0, 20.0)
+    assert s["remaining"] == {"money": 80.0} and s["conversions"] == 1
+    # Used once, limit 1: the next page view offers nothing, and says why.
+    nxt = render(client, shop, "alice")["rights"]
+    assert nxt["granted"] is None and nxt["skipped"] == ["all20:visitor_limit"]
+
+
+def test_a_purchase_naming_a_right_the_visitor_does_not_hold_redeems_nothing(client: TestClient, rich_shop: ShopKeys) -> None:
+    shop = rich_shop
+    put_right(client, shop, "women20", crowds=["women"], mode="crowd")
+    put_right(client, shop, "other", crowds=["campaign"], mode="crowd")
+    render(client, shop, "alice")
+    assert purchase(client, shop, "alice", "x1", 300, "other")["rights"][0]["result"] == "not_held"
+    assert purchase(client, shop, "alice", "x2", 300, "ghost")["rights"][0]["result"] == "unknown_right"
+    assert stats(client, shop, "other")["redeemed"] == 0 and stats(client, shop, "women20")["redeemed"] == 0
+
+
+def test_no_overspend_under_200_concurrent_renders(client: TestClient, rich_shop: ShopKeys) -> None:
+    """200 page views at once, 200 different visitors, a budget of 37 grants and of
+    25 x 20 yuan: exactly 37 and 25 are granted, never one more."""
+    shop = rich_shop
+    put_right(client, shop, "count37", crowds=["new_visitors"], mode="crowd", priority=2, budget={"count": 37})
+    put_right(client, shop, "money500", crowds=["new_visitors"], mode="crowd", priority=1, budget={"money": 500})
+
+    def one(i: int) -> str | None:
+        granted = render(client, shop, f"rush-{i}")["rights"]["granted"]
+        return granted["id"] if granted else None
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(one, range(200)))
+    assert results.count("count37") == 37
+    assert results.count("money500") == 25  # the next best right takes over once the first is gone
+    assert results.count(None) == 200 - 37 - 25
+    s37, s500 = stats(client, shop, "count37"), stats(client, shop, "money500")
+    assert s37["granted"] == 37 and s37["remaining"] == {"count": 0}
+    assert s500["granted"] == 25 and s500["remaining"] == {"money": 0.0}
+
+
+def test_pacing_spreads_a_daily_budget(client: TestClient, rich_shop: ShopKeys) -> None:
+    shop = rich_shop
+    put_right(client, shop, "paced", crowds=["new_visitors"], mode="crowd", pacing={"daily_count": 48})
+    # One hour into the shop's day (Asia/Shanghai): 48 x 1/24 + one hour of slack = 4.
+    local = datetime.now(timezone(timedelta(hours=8)))
+    ts = local.replace(hour=1, minute=0, second=0, microsecond=0).timestamp()
+    if ts > time.time():
+        ts -= 86400
+    granted = [render(client, shop, f"early-{i}", context={"ts": ts})["rights"]["granted"] for i in range(10)]
+    assert sum(g is not None for g in granted) == 4
+    refused = render(client, shop, "early-late", context={"ts": ts})["rights"]
+    assert refused["skipped"] == ["paced:pacing_count"]
+
+
+def test_not_personalized_shop_and_visitor_get_the_default_right(client: TestClient, rich_shop: ShopKeys) -> None:
+    shop = rich_shop
+    put_right(client, shop, "women20", crowds=["women"], mode="crowd")
+    put_right(client, shop, "everyone5", name="全场减5", value={"amount": 5}, default=True)
+    out = render(client, shop, "alice", personalized=False)
+    assert out["personalized"] is False and not any(c["matched"] for c in out["crowds"])
+    assert out["rights"]["granted"]["id"] == "everyone5" and out["rights"]["reason"].startswith("not personalized")
+    hero = next(s for s in out["slots"] if s["slot_id"] == "hero")
+    assert hero["block_id"] == "hero_default"
+    assert client.put(shop.url("/settings"), json={"rights": {"personalized": False}}, headers=shop.merchant).status_code == 200
+    got = client.get(shop.url("/settings"), headers=shop.merchant).json()["rights"]
+    assert got["personalized"] is False
+    assert render(client, shop, "alice-2")["rights"]["granted"]["id"] == "everyone5"
+
+
+def test_exploration_logs_propensities_and_estimates_incremental_conversions(client: TestClient, rich_shop: ShopKeys) -> None:
+    """With no uplift model, only the exploration share gets the uplift-mode right: half
+    of the decisions, split at random between the right and nothing."""
+    shop = rich_shop
+    put_right(client, shop, "trial", crowds=["new_visitors"])
+    assert client.put(shop.url("/settings"), json={"rights": {"exploration": 0.5}}, headers=shop.merchant).status_code == 200
+    arms: dict[str, list[str]] = {"trial": [], "none": []}
+    for i in range(400):
+        r = render(client, shop, f"x-{i}")["rights"]
+        if r["explore"]:
+            assert r["propensity"] == pytest.approx(0.25 + 0.5 * (r["granted"] is None))  # greedy arm: none
+            arms["trial" if r["granted"] else "none"].append(f"x-{i}")
+        else:
+            assert r["granted"] is None
+    assert len(arms["trial"]) >= 60 and len(arms["none"]) >= 60  # ~100 each
+    # Everyone randomly given the right buys; a third of those given nothing do.
+    events = [{"event_id": f"b-{v}", "type": "purchase", "visitor_id": v, "ts": time.time(), "amount": 250} for v in arms["trial"]]
+    events += [{"event_id": f"b-{v}", "type": "purchase", "visitor_id": v, "ts": time.time(), "amount": 250} for v in arms["none"][::3]]
+    assert client.post(shop.url("/events"), json={"events": events}, headers=shop.storefront).status_code == 200
+    inc = stats(client, shop, "trial")["incremental"]
+    assert inc["status"] == "estimated"
+    assert inc["explored"] == len(arms["trial"]) and inc["control_explored"] == len(arms["none"])
+    expected = 1 - len(arms["none"][::3]) / len(arms["none"])
+    assert inc["uplift"] == pytest.approx(expected, abs=1e-4)
+    assert inc["uplift_low"] < inc["uplift"] < inc["uplift_high"]
+    assert inc["incremental_conversions"] == pytest.approx(expected * len(arms["trial"]), abs=0.1)
+    audit = client.get(shop.url("/rights/trial/audit?limit=1000"), headers=shop.merchant).json()["decisions"]
+    assert len(audit) == len(arms["trial"]) and all(a["explore"] and a["propensity"] == 0.25 for a in audit)
+
+
+def test_an_experiment_pulls_the_rights_lever(client: TestClient, rich_shop: ShopKeys) -> None:
+    shop = rich_shop
+    put_right(client, shop, "women20", crowds=["women"], mode="crowd")
+    exp = {
+        "name": "Rights or not", "lever": {"type": "rights"},
+        "variants": [{"key": "policy", "control": True, "policy": "uplift"}, {"key": "nothing", "policy": "none"}],
+    }
+    assert client.put(shop.url("/experiments/rights-ab"), json=exp, headers=shop.merchant).status_code == 201
+    assert client.post(shop.url("/experiments/rights-ab:start"), headers=shop.merchant).status_code == 200
+    visitors = [{"visitor_id": f"w-{i}", "attributes": {"gender": "female"}} for i in range(40)]
+    client.put(shop.url("/visitors"), json={"visitors": visitors}, headers=shop.merchant)
+    seen = set()
+    for i in range(40):
+        out = render(client, shop, f"w-{i}")
+        variant = out["experiments"][0]["variant"]
+        granted = out["rights"]["granted"]
+        seen.add(variant)
+        if variant == "nothing":
+            assert granted is None and out["rights"]["reason"] == "experiment variant: no rights"
+        else:
+            assert granted["id"] == "women20"
+    assert seen == {"policy", "nothing"}
