@@ -10,9 +10,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -23,14 +22,15 @@ from app.banners.validation import validate_template
 from app.core.catalog import Catalog, Product
 from app.core.derived import DerivedSettings
 from app.core.profile import Event
-from app.rendering.blocks import validate_params
+from app.core.references import dangling_references
 from app.demo_art import BANNER_ID, banner_template, demo_pictures
+from app.rendering.blocks import validate_params
+from app.rights.definition import RightIn
 from app.store import catalog as catalog_store
 from app.store import configs as config_store
 from app.store import elements as element_store
 from app.store import shops as shop_store
 from app.store import visitors as visitor_store
-from app.core.references import dangling_references
 
 DAY = 86400.0
 
@@ -200,13 +200,28 @@ CROWDS: dict[str, dict[str, Any]] = {
     "likely_women": {"name": "女性（含模型预测） Women, incl. predicted", "priority": 8, "condition": {"gender": "female"}},
 }
 
+# The discount rights: the uplift model picks among the first six (the arms it was
+# trained on, see training/coupon_sim.py) for whom one pays for itself; the top spenders
+# get priority service as a crowd right; a visitor who opts out of personalization gets
+# the default right. Money in yuan.
+RIGHTS: dict[str, dict[str, Any]] = {
+    "cash20": {"name": "满199减20", "kind": "amount_off", "value": {"amount": 20, "min_spend": 199}, "budget": {"money": 20000}, "pacing": {"daily_count": 400}},
+    "cash50": {"name": "满399减50", "kind": "amount_off", "value": {"amount": 50, "min_spend": 399}, "budget": {"money": 30000}},
+    "pct10": {"name": "全场9折", "kind": "percent_off", "value": {"percent": 10, "max_discount": 100}, "budget": {"money": 20000}},
+    "free_ship": {"name": "包邮券", "kind": "free_shipping", "value": {}, "cost": {"per_redemption": 8}, "budget": {"count": 5000}},
+    "points3x": {"name": "3倍积分", "kind": "points_multiplier", "value": {"multiplier": 3}, "cost": {"cap": 30}},
+    "gift": {"name": "下单赠香薰小样", "kind": "gift", "value": {"gift": "香薰小样"}, "cost": {"per_redemption": 15}, "budget": {"count": 2000}},
+    "vip_priority": {"name": "专属客服优先", "kind": "priority_service", "value": {"service": "专属客服 · 优先发货"}, "cost": {"per_redemption": 5}, "crowds": ["high_value"], "mode": "crowd"},
+    "welcome5": {"name": "无门槛减5", "kind": "amount_off", "value": {"amount": 5}, "default": True, "budget": {"money": 10000}},
+}
+
 BLOCKS: dict[str, dict[str, Any]] = {
     "hero_default": {"template": "hero_banner", "params": {"title": "冬季新品上市", "subtitle": "New season, new arrivals", "theme": "light"}},
     "hero_welcome": {"template": "hero_banner", "params": {"title": "欢迎光临，新人首单立减30元", "subtitle": "Welcome: 30 off your first order", "link": "/signup", "cta": "领取", "theme": "festive"}},
     "hero_miss_you": {"template": "hero_banner", "params": {"title": "好久不见，我们想你了", "subtitle": "We miss you: a gift is waiting", "link": "/gift", "cta": "回来看看", "theme": "dark"}},
     "hero_birthday": {"template": "hero_banner", "params": {"title": "生日快乐！专属好礼已备好", "subtitle": "Happy birthday from all of us", "link": "/birthday", "cta": "拆礼物", "theme": "festive"}},
     "hero_vip": {"template": "hero_banner", "params": {"title": "尊享会员日 · 专属折扣", "subtitle": "Member days: for our best customers", "theme": "dark"}},
-    "coupons_default": {"template": "coupon_strip", "params": {"title": "领券中心", "coupons": [{"label": "满199减20", "min_spend": 199, "amount": 20}, {"label": "满399减50", "min_spend": 399, "amount": 50}]}},
+    "coupons_default": {"template": "coupon_strip", "params": {"title": "领券中心", "coupons": [{"label": "满299减15", "min_spend": 299, "amount": 15}, {"label": "满599减40", "min_spend": 599, "amount": 40}]}},
     "coupons_newcomer": {"template": "coupon_strip", "params": {"title": "新人专享", "coupons": [{"label": "新人立减30", "description": "无门槛", "amount": 30, "code": "HELLO30"}]}},
     "coupons_winback": {"template": "coupon_strip", "params": {"title": "回归礼包", "coupons": [{"label": "满300减80", "min_spend": 300, "amount": 80, "code": "BACK80"}, {"label": "包邮券", "description": "全场包邮"}]}},
     "countdown_sale": {"template": "countdown", "params": {"title": "双12年终盛典倒计时", "ends_at": "2026-12-12T00:00:00+08:00", "expired_text": "活动进行中"}},
@@ -300,4 +315,6 @@ async def seed_demo(r: aioredis.Redis, *, shop_id: str = "demo", visitors: int =
         assert not errors, (bid, errors)  # the demo's own blocks are valid by construction
         await _put_if_changed(r, shop_id, "block", bid, {"template": body["template"], "params": params, "name": ""}, dangling_references)
     await _put_if_changed(r, shop_id, "page", "home", HOME_PAGE, dangling_references)
+    for rid, body in RIGHTS.items():
+        await _put_if_changed(r, shop_id, "right", rid, RightIn.model_validate(body).stored(), dangling_references)
     return shop_id, merchant_key, storefront_key

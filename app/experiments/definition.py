@@ -143,7 +143,7 @@ def check_definition(body: ExperimentIn, configs: Mapping[str, Mapping[str, Any]
             problems.append(Problem(f"$.metrics.guardrails[{i}]", "duplicate", f"'{m}' is already the primary metric."))
     for path, m in [("$.metrics.primary", metrics.primary), *((f"$.metrics.guardrails[{i}]", g) for i, g in enumerate(metrics.guardrails))]:
         if m == "rights_cost":
-            problems.append(Problem(path, "metric_unavailable", "rights_cost is measured once discount rights are granted; this service does not grant rights yet."))
+            problems.append(Problem(path, "metric_unavailable", "rights_cost is not attributed to experiment variants yet: read the spend per right (GET /rights:stats), or compare variants by revenue_per_visitor."))
     return problems
 
 
