@@ -355,7 +355,7 @@ def test_a_right_made_in_the_console_is_granted_listed_and_audited(console: Test
     assert saved.status_code == 303 and saved.headers["location"] == "/console/rights/her20?saved=1"
     assert console.get(shop.url("/rights/her20"), headers=shop.merchant).json()["cost"] == {"per_redemption": 20.0}  # stored as the API stores it
     row = row_of(console.get("/console/rights").text, "her20")
-    assert "满减" in row and "人群" in row and "生效中" in row and metric(row, "granted") == "0"
+    assert "满减" in row and "按人群" in row and "生效中" in row and metric(row, "granted") == "0"
     assert "¥1,000.00" in row and "随机探索样本不足" in row
     # the storefront grants it to alice (in the crowd), not to bob; alice redeems it
     grant = console.post(shop.url("/render"), json={"visitor_id": "alice", "page": "home"}, headers=shop.storefront).json()["rights"]
