@@ -323,8 +323,6 @@ def test_rights_list_and_a_rights_page_with_real_grants(page: Page, service: Ser
     expect(page.locator("#right-errors")).to_contain_text("$.crowds[0]")
     page.goto(service.url("/console/rights"))
     shot(page, "rights")
-    (REPO_ROOT / "docs").mkdir(exist_ok=True)
-    (REPO_ROOT / "docs" / "console-rights.png").write_bytes((artifacts() / "rights.png").read_bytes())
     page.click("tr[data-right=newcomer20] a")
     expect(page).to_have_url(service.url("/console/rights/newcomer20"))
     figures = page.locator("#figures")
