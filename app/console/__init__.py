@@ -2,9 +2,9 @@
 
 Log in with the shop id and merchant key (``login``); then the overview with the
 customer-operations index (``overview``), crowds (``crowds``, with the editor's JSON
-calls in ``api``), pages and their previews (``pages``), banners (``banners``) and
-experiments (``experiments``). Sessions, anti-forgery tokens and languages:
-``sessions``, ``csrf``, ``access``, ``i18n``. Templates: ``assets/templates/console/``;
+calls in ``api``), pages and their previews (``pages``), banners (``banners``),
+experiments (``experiments``) and discount rights (``rights``). Sessions, anti-forgery
+tokens and languages: ``sessions``, ``csrf``, ``access``, ``i18n``. Templates: ``assets/templates/console/``;
 styles and the editor's script: ``assets/templates/static/console/``.
 """
 
@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.errors import ApiError
 from app.config import Settings
-from app.console import api, banners, crowds, experiments, login, overview, pages
+from app.console import api, banners, crowds, experiments, login, overview, pages, rights
 from app.console.access import (
     API_PREFIX,
     ConsoleState,
@@ -33,7 +33,7 @@ STATIC_PATH = "/console/static"
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.console = ConsoleState(build_environment(settings.templates_dir), settings.console_session_s)
-    for module in (login, overview, crowds, api, pages, banners, experiments):
+    for module in (login, overview, crowds, api, pages, banners, experiments, rights):
         app.include_router(module.router)
     app.mount(STATIC_PATH, StaticFiles(directory=settings.templates_dir / "static" / "console"), name="console-static")
 

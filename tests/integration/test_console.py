@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ PAGES = [
     "/console/pages/home/preview?crowd=campaign",
     "/console/banners",
     "/console/experiments",
+    "/console/rights",
 ]
 
 
@@ -298,3 +300,106 @@ def test_overview_counts_the_shops_visitors(console: TestClient, shop: ShopKeys)
     counts = dict(re.findall(r'data-group="(\w+)".*?data-metric="count">([\d,]+)<', page, re.DOTALL))
     assert counts == {"visitor": "3", "fan": "0", "purchaser": "2", "member": "1"}
     assert page.count("<svg") >= 6 and "How these figures are made" in page
+
+
+# --- discount rights --------------------------------------------------------------
+
+HER20 = {
+    "name": "女性满199减20", "kind": "amount_off", "value": {"amount": 20, "min_spend": 199},
+    "mode": "crowd", "crowds": ["women"], "budget": {"money": 1000, "count": 50}, "pacing": {"daily_count": 10},
+}
+
+
+def row_of(html: str, right_id: str) -> str:
+    found = re.search(rf'<tr data-right="{right_id}">(.*?)</tr>', html, re.DOTALL)
+    assert found is not None, html[:2000]
+    return found.group(1)
+
+
+def metric(html: str, name: str) -> str:
+    found = re.search(rf'data-metric="{name}">(.*?)<', html, re.DOTALL)
+    assert found is not None, name
+    return found.group(1).strip()
+
+
+def test_a_bad_right_shows_its_paths_and_writes_nothing(console: TestClient, shop: ShopKeys) -> None:
+    setup_shop(console, shop)
+    log_in(console, shop)
+    listing = console.get("/console/rights")
+    assert listing.status_code == 200 and 'id="rights"' in listing.text and "满199减20" in listing.text  # the prefilled example
+    csrf = token(console, "/console/rights")
+    for definition, path in (
+        (json.dumps({**HER20, "value": {"amount": 200, "min_spend": 199}}), "$.value.amount"),
+        (json.dumps({**HER20, "crowds": ["women", "nobody"]}), "$.crowds[1]"),  # the reference check, as in the API
+        (json.dumps({**HER20, "kind": "coupon"}), "$.kind"),
+        (json.dumps({**HER20, "pacing": {"daily_count": 60}}), "$.pacing.daily_count"),
+        ('{"name": ', "$"),
+    ):
+        r = console.post("/console/rights/new", data={"id": "her20", "definition": definition, "csrf_token": csrf})
+        assert r.status_code == 422 and f"<code>{path}</code>" in r.text, (path, r.text[-3000:])
+        assert 'value="her20"' in r.text  # the form keeps what was typed
+    assert "nobody" in console.post("/console/rights/new", data={"id": "her20", "definition": json.dumps({**HER20, "crowds": ["nobody"]}), "csrf_token": csrf}).text
+    bad_id = console.post("/console/rights/new", data={"id": "-x", "definition": json.dumps(HER20), "csrf_token": csrf})
+    assert bad_id.status_code == 422 and "<code>id</code>" in bad_id.text
+    assert console.get(shop.url("/rights/her20/versions"), headers=shop.merchant).status_code == 404
+    assert console.get(shop.url("/rights/-x/versions"), headers=shop.merchant).status_code in (404, 422)
+    forged = console.post("/console/rights/new", data={"id": "her20", "definition": json.dumps(HER20), "csrf_token": "forged"})
+    assert forged.status_code == 403 and console.get(shop.url("/rights/her20"), headers=shop.merchant).status_code == 404
+
+
+def test_a_right_made_in_the_console_is_granted_listed_and_audited(console: TestClient, shop: ShopKeys) -> None:
+    setup_shop(console, shop)
+    log_in(console, shop)
+    csrf = token(console, "/console/rights")
+    saved = console.post("/console/rights/new", data={"id": "her20", "definition": json.dumps(HER20), "csrf_token": csrf}, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"] == "/console/rights/her20?saved=1"
+    assert console.get(shop.url("/rights/her20"), headers=shop.merchant).json()["cost"] == {"per_redemption": 20.0}  # stored as the API stores it
+    row = row_of(console.get("/console/rights").text, "her20")
+    assert "满减" in row and "按人群" in row and "生效中" in row and metric(row, "granted") == "0"
+    assert "¥1,000.00" in row and "随机探索样本不足" in row
+    # the storefront grants it to alice (in the crowd), not to bob; alice redeems it
+    grant = console.post(shop.url("/render"), json={"visitor_id": "alice", "page": "home"}, headers=shop.storefront).json()["rights"]
+    assert grant["granted"]["id"] == "her20"
+    assert console.post(shop.url("/render"), json={"visitor_id": "bob", "page": "home"}, headers=shop.storefront).json()["rights"]["granted"] is None
+    event = {"event_id": "her20-o1", "type": "purchase", "visitor_id": "alice", "ts": time.time(), "amount": 250, "right_id": "her20"}
+    bought = console.post(shop.url("/events"), json={"events": [event]}, headers=shop.storefront).json()
+    assert bought["rights"][0]["result"] == "redeemed"
+    row = row_of(console.get("/console/rights?lang=en").text, "her20")
+    assert metric(row, "granted") == "1" and metric(row, "spend") == "¥20.00"
+    assert metric(row, "remaining_money") == "¥980.00" and metric(row, "remaining_count") == "49"
+    assert "Amount off" in row and "(100.0%)" in row and "1 / " in metric(row, "today")
+    page = console.get("/console/rights/her20?lang=en").text
+    assert metric(page, "granted") == "1" and metric(page, "redeemed") == "1" and metric(page, "spend") == "¥20.00"
+    assert "&#34;min_spend&#34;: 199" in page and '<svg class="chart bars"' in page
+    decision = re.search(r'<tr data-visitor="alice">(.*?)</tr>', page, re.DOTALL)
+    assert decision is not None and 'data-granted="her20"' in decision.group(1)
+    assert "the same for everyone in crowd women" in decision.group(1) and "config " in decision.group(1)
+    assert 'data-visitor="bob"' not in page  # bob's decision did not involve this right
+    # replace, then roll back: versions like the API's
+    edited = console.post("/console/rights/new", data={"id": "her20", "definition": json.dumps({**HER20, "name": "女性满199减25", "value": {"amount": 25, "min_spend": 199}}), "csrf_token": csrf}, follow_redirects=False)
+    assert edited.headers["location"] == "/console/rights/her20?saved=2"
+    assert 'data-rollback="1"' in console.get("/console/rights/her20").text
+    back = console.post("/console/rights/her20/rollback", data={"version": "1", "csrf_token": csrf}, follow_redirects=False)
+    assert back.headers["location"] == "/console/rights/her20?rolled_back=1"
+    api = console.get(shop.url("/rights/her20"), headers=shop.merchant).json()
+    assert api["version"] == 3 and api["name"] == "女性满199减20"
+    assert console.post("/console/rights/her20/rollback", data={"version": "9", "csrf_token": csrf}).status_code == 404
+    assert console.get("/console/rights/nope").status_code == 404
+
+
+def test_the_rights_settings_form_changes_only_the_rights_settings(console: TestClient, shop: ShopKeys) -> None:
+    setup_shop(console, shop)
+    assert console.put(shop.url("/settings"), json={"experiments": {"holdout": 0.1}}, headers=shop.merchant).status_code == 200
+    before = console.get(shop.url("/settings"), headers=shop.merchant).json()
+    log_in(console, shop)
+    csrf = token(console, "/console/rights")
+    bad = console.post("/console/rights/settings", data={"personalized": "on", "exploration": "0.9", "margin_rate": "abc", "csrf_token": csrf})
+    assert bad.status_code == 422 and "<code>$.rights.exploration</code>" in bad.text and "<code>$.rights.margin_rate</code>" in bad.text
+    assert console.get(shop.url("/settings"), headers=shop.merchant).json() == before
+    ok = console.post("/console/rights/settings", data={"exploration": "0.2", "margin_rate": "0.4", "csrf_token": csrf}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/console/rights?settings_saved=1"
+    after = console.get(shop.url("/settings"), headers=shop.merchant).json()
+    assert after["rights"] == {"personalized": False, "exploration": 0.2, "margin_rate": 0.4}  # an unticked box is off
+    assert after["experiments"] == before["experiments"] and after["derived"] == before["derived"]
+    page = console.get("/console/rights?settings_saved=1").text
+    assert 'id="settings-saved"' in page and 'value="0.2"' in page and 'id="personalized" checked' not in page

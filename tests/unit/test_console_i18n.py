@@ -7,6 +7,7 @@ import string
 from pathlib import Path
 
 from app.console.i18n import LANGUAGES, Translator, accepted_languages, catalog, choose_language
+from app.rights.definition import KINDS
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "assets" / "templates" / "console"
 CONSOLE_CODE = Path(__file__).resolve().parents[2] / "app" / "console"
@@ -36,6 +37,9 @@ def test_every_literal_key_the_console_uses_is_in_the_catalog() -> None:
         "lifecycle": ["prospect", "new", "growth", "mature", "dormant", "churned", "unknown"],
         "action": ["put", "delete", "rollback"],
         "device": ["mobile", "desktop"],
+        "right_kind": list(KINDS),
+        "right_mode": ["uplift", "crowd", "default"],
+        "right_status": ["active", "paused"],
     }.items():
         for name in names:
             assert f"{prefix}.{name}" in catalog("zh")

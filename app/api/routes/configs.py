@@ -22,9 +22,10 @@ from pydantic import BaseModel
 from app.api.auth import Merchant, State
 from app.api.errors import ApiError, Problem
 from app.api.schemas import Rollback
+from app.api.state import AppState
 from app.core.references import dangling_references
 from app.store import configs as config_store
-from app.store.configs import ConfigRejected, Configs, UnknownVersion
+from app.store.configs import ConfigRejected, Configs, UnknownVersion, VersionRecord
 
 ItemId = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # The same bounds as a type, for path parameters of any name (FastAPI names a shared
@@ -60,6 +61,18 @@ def reference_refusal(kind: str, item_id: str, deleting: bool, refs: list[Any]) 
     return ApiError.from_problems(422, "unknown_reference", problems)
 
 
+async def write_checked(state: AppState, shop_id: str, kind: str, item_id: str, stored: dict[str, Any]) -> tuple[VersionRecord, bool]:
+    """Write one item (a new version) unless it names something the shop lacks; also
+    whether it existed before. The console's forms write through here too, so both
+    refuse the same references alike (422 ``unknown_reference``)."""
+    existed = await config_store.get_item(state.redis, shop_id, kind, item_id) is not None
+    try:
+        record = await config_store.write(state.redis, shop_id, kind, item_id, stored, check=reference_check(kind, item_id, False))
+    except ConfigRejected as exc:
+        raise reference_refusal(kind, item_id, False, exc.problems) from None
+    return record, existed
+
+
 def add_config_routes(
     router: APIRouter,
     kind: str,
@@ -80,13 +93,7 @@ def add_config_routes(
         stored, errors, warnings = prepare(body)
         if errors:
             raise ApiError.from_problems(422, error_code, errors)
-        existed = await config_store.get_item(state.redis, shop.shop_id, kind, item_id) is not None
-        try:
-            record = await config_store.write(
-                state.redis, shop.shop_id, kind, item_id, stored, check=reference_check(kind, item_id, False)
-            )
-        except ConfigRejected as exc:
-            raise reference_refusal(kind, item_id, False, exc.problems) from None
+        record, existed = await write_checked(state, shop.shop_id, kind, item_id, stored)
         out = {"id": item_id, "version": record.version, **stored, "warnings": [w.as_dict() for w in warnings]}
         return JSONResponse(out, status_code=200 if existed else 201)
 

@@ -16,13 +16,14 @@ from fastapi import APIRouter, Query
 
 from app.api.auth import Merchant, State
 from app.api.errors import ApiError, Problem
-from app.api.routes.configs import ConfigItemId, add_config_routes
+from app.api.routes.configs import ConfigItemId, add_config_routes, write_checked
 from app.api.state import AppState
 from app.rights.definition import Right, RightIn, check_right
 from app.rights.report import Tally, right_report
 from app.rights.settings import RightsSettings
 from app.serving.rights import utc_offset_s
 from app.store import configs as config_store
+from app.store.configs import VersionRecord
 from app.store.rights import local_day
 
 router = APIRouter(tags=["rights"])
@@ -33,6 +34,15 @@ def prepare_right(body: RightIn) -> tuple[dict[str, Any], list[Problem], list[Pr
 
 
 add_config_routes(router, "right", "rights", RightIn, prepare_right)
+
+
+async def save_right(state: AppState, shop_id: str, right_id: str, body: RightIn) -> tuple[VersionRecord, bool]:
+    """What ``PUT …/rights/{id}`` does, for callers other than the route (the console):
+    the same checks, the same 422s with the same JSON paths, then a new version."""
+    stored, errors, _ = prepare_right(body)
+    if errors:
+        raise ApiError.from_problems(422, "invalid_right", errors)
+    return await write_checked(state, shop_id, "right", right_id, stored)
 
 
 async def shop_report(state: AppState, shop_id: str, timezone: str, only: str | None = None) -> list[dict[str, Any]]:

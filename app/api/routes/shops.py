@@ -8,13 +8,15 @@ from fastapi.responses import JSONResponse
 
 from app.api.auth import Merchant, State, require_admin
 from app.api.errors import ApiError, Problem
-from app.api.schemas import CreateShop, SettingsIn
+from app.api.schemas import CreateShop, RightsSettingsIn, SettingsIn
+from app.api.state import AppState
 from app.core.derived import DerivedSettings
 from app.experiments.definition import HoldoutSetting
 from app.rights.settings import RightsSettings
 from app.store import catalog as catalog_store
 from app.store import shops as shop_store
 from app.store import visitors as visitor_store
+from app.store.shops import ShopRecord
 
 router = APIRouter(tags=["shops"])
 
@@ -55,7 +57,7 @@ async def get_settings(shop: Merchant) -> dict[str, Any]:
     return {
         "derived": DerivedSettings.from_mapping(shop.settings.get("derived", {})).as_dict(),
         "experiments": HoldoutSetting.from_mapping(shop.settings.get("experiments", {})).as_dict(),
-        "rights": RightsSettings.from_mapping(shop.settings.get("rights", {})).as_dict(),
+        "rights": rights_settings(shop).as_dict(),
     }
 
 
@@ -69,11 +71,23 @@ async def put_settings(body: SettingsIn, shop: Merchant, state: State) -> dict[s
     if body.experiments is not None and body.experiments.holdout != holdout.share:
         # A new share is a new holdout: its results start counting now (a new phase).
         holdout = HoldoutSetting(body.experiments.holdout, time.time())
-    rights = body.rights.model_dump() if body.rights is not None else RightsSettings.from_mapping(shop.settings.get("rights", {})).as_dict()
+    rights = body.rights.model_dump() if body.rights is not None else rights_settings(shop).as_dict()
     await shop_store.put_settings(
         state.redis, shop.shop_id, {**shop.settings, "derived": derived, "experiments": holdout.as_dict(), "rights": rights}
     )
     return {"derived": derived, "experiments": holdout.as_dict(), "rights": rights}
+
+
+def rights_settings(shop: ShopRecord) -> RightsSettings:
+    return RightsSettings.from_mapping(shop.settings.get("rights", {}))
+
+
+async def put_rights_settings(state: AppState, shop: ShopRecord, rights: RightsSettingsIn) -> dict[str, Any]:
+    """Change only the rights settings (what ``PUT …/settings {"rights": …}`` does to them),
+    keeping every other setting as it is; the console's settings form posts here."""
+    stored = rights.model_dump()
+    await shop_store.put_settings(state.redis, shop.shop_id, {**shop.settings, "rights": stored})
+    return stored
 
 
 @router.post("/v1/shops/{shop}/keys:rotate", summary="Replace both keys; the old ones stop working")
