@@ -1,31 +1,37 @@
 """A randomized coupon campaign on top of a simulated shop, with the true effect of every right.
 
 ``run_campaign(sim, CampaignConfig(seed=1))`` takes a :class:`~training.simulator.Simulation`
-(unchanged: it only reads its visitors' hidden traits and event log), and at ``cutoff``
+(unchanged: it only reads its visitors' hidden traits and event log), and at a cutoff
 (by default 7 days before the simulation's end) assigns every visitor seen up to then,
-plus the ones who arrive in the last days (no history yet), one arm uniformly at random
-among ``none`` and the demo rights (:mod:`training.rights`): a randomized log like the
-service's exploration share. Each visitor's outcome within ``window_days`` (bought or
-not, the order value) is drawn from the response model below, and the truth of every
-visitor under every arm is kept: P(buy), E[order value | buy], E[revenue], E[cost] and
-E[profit], and the visitor's group (persuadable, sure thing, lost cause, sleeping dog).
-The same simulation and config give the same campaign, byte for byte.
+plus the ones who arrive in the next 7 days (no history yet), one arm uniformly at
+random among ``none`` and the demo rights (:mod:`training.rights`): a randomized log
+like the service's exploration share. ``waves`` campaigns run this way, ``wave_days``
+apart (wave 0 the latest), so a visitor is logged once per wave, each time with the
+row the service would have built at that cutoff. Each visitor's outcome within
+``window_days`` (bought or not, the order value) is drawn from the response model
+below, and the truth of every visitor under every arm is kept: P(buy), E[order value |
+buy], E[revenue], E[cost] and E[profit], and the visitor's group (persuadable, sure
+thing, lost cause, sleeping dog). The same simulation and config give the same
+campaign, byte for byte.
 
 Response model
 ==============
 
 Notation: ``σ(x) = 1 / (1 + e^-x)``; for visitor ``v``: propensity ``π``, price
 sensitivity ``ps``, category affinities ``aff_c``, fan ``f``; ``level_c`` the category's
-typical price (:data:`training.simulator.CATEGORY_LEVELS`). All draws from one
-``numpy.random.Generator`` seeded from ``config.seed``.
+typical price (:data:`training.simulator.CATEGORY_LEVELS`); ``n_o`` and ``aov`` the
+visitor's orders and average order value before the cutoff (their history: habits carry
+on). All draws from one ``numpy.random.Generator`` seeded from ``config.seed``.
 
-Recency and basket::
+Recency, habit and basket::
 
     δ  = days the visitor has been dormant at the cutoff (0 if active or new)
     ρ  = exp(-δ / 45)                                   reach: a long-dormant visitor
                                                          rarely comes back to see a right
-    B  = 1.1 · Σ_c aff_c · level_c · e^{shift[ps]}       typical order value, yuan
-         shift = low +0.25, mid 0, high -0.3             (premium tastes, bargain hunters)
+    k  = ln(1 + n_o)                                    buying habit
+    B₀ = 1.1 · Σ_c aff_c · level_c · e^{shift[ps]}      typical order value from tastes, yuan
+         shift = low +0.1, mid 0, high -0.1               (premium tastes, bargain hunters)
+    B  = √(B₀ · aov) for past buyers, else B₀            what they did buy counts too
 
 Orders: a buyer's order value before any right is ``X = B · e^{0.45 Z - 0.45²/2}``,
 ``Z ~ N(0, 1)``. Under a min-spend right (threshold ``T``) a buyer below it tops the
@@ -35,28 +41,30 @@ basket up to ``1.05 T`` with probability ``t[ps] · e^{-(T - X) / (0.3 T)}``
 
 Groups (in this order; a visitor is in the first that applies)::
 
-    lost cause    ρ < 0.25 (dormant 62+ days) or π < 0.08
-    sleeping dog  π ≥ 0.3, B ≥ 320 and ps ≠ high: loyal premium buyers who read a
+    p̄ = σ(η̄),  η̄ = -2 + 5 · (π - 0.3) + 0.8 · k - δ / 45    buying without any right
+                                                                (the noise ε below aside)
+    lost cause    ρ < 0.25 (dormant 62+ days) or p̄ < 0.04
+    sleeping dog  p̄ ≥ 0.25, B ≥ 320 and n_o ≥ 1: loyal premium buyers who read a
                   discount as cheapening the brand
-    sure thing    π ≥ 0.45
+    sure thing    p̄ ≥ 0.45
     persuadable   everyone else (how much depends on ps)
 
 Purchase within the window::
 
-    η_none = -1.6 + 7 · (π - 0.3) - δ / 45 + ε_v,     ε_v ~ N(0, 0.4) (hidden, per visitor)
+    η_none = η̄ + ε_v,     ε_v ~ N(0, 0.4) (hidden, per visitor)
     P(buy | a) = σ(η_none + Δ_a)
 
     Δ_a = ρ · damp · g_a                 persuadables, sure things, lost causes
     Δ_a = -ρ · h_a                       sleeping dogs
-    damp = 1 - σ((π - 0.42) / 0.04)      a sure thing buys anyway: rights barely move it
+    damp = 1 - σ((p̄ - 0.4) / 0.06)      a sure thing buys anyway: rights barely move it
 
     perceived discount d_a (share of the order):
       cash20  20 / max(B, 199) · q_a      cash50  50 / max(B, 399) · q_a
       pct10   0.7 · min(0.1, 100 / B)     (a percentage reads smaller than cash)
       free_ship  min(8 / B, 0.15)         (matters on small baskets)
-    g_a = 8 · s[ps] · d_a                 s = low 0.4, mid 1.0, high 1.5
-    g_points3x = 8 · s[ps] · 0.02 + 0.5 · f + 1.5 · max(0, π - 0.2)   (fans, frequent buyers)
-    g_gift     = 8 · s[ps] · 0.5 · 15 / max(B, 100) + 1.2 · (aff_beauty + aff_baby)
+    g_a = 10 · s[ps] · d_a                 s = low 0.8, mid 1.0, high 1.2
+    g_points3x = 10 · s[ps] · 0.02 + 0.5 · f + 0.4 · k     (fans, frequent buyers)
+    g_gift     = 10 · s[ps] · 0.5 · 15 / max(B, 100) + 1.2 · (aff_beauty + aff_baby)
                  (a sample of beauty or baby products pleases those who buy them)
     h_a = 0.6 + 4 · d_a for cash20, cash50, pct10; free_ship 0.3; points3x 0.2; gift 0.4
 
@@ -76,41 +84,49 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from scipy.stats import norm
 
 from app.core.features import FeatureSpec, visitor_row
-from app.core.profile import Behaviour, Context
-from training.attributes import behaviours_at
+from app.core.profile import Behaviour, Context, Event, apply
 from training.rights import CONTROL, DEMO_RIGHTS, Right
-from training.simulator import CATEGORY_LEVELS, DAY, DEFAULT_LEVEL, PRICE_SENSITIVITIES, Simulation, VisitorTruth
+from training.simulator import (
+    CATEGORY_LEVELS,
+    DAY,
+    DEFAULT_LEVEL,
+    PRICE_SENSITIVITIES,
+    Simulation,
+    VisitorTruth,
+)
 
 GROUPS = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
 
 REACH_DAYS = 45.0
 BASKET_SCALE = 1.1
-BASKET_SHIFT = np.array([0.25, 0.0, -0.3])  # by price sensitivity low, mid, high
+BASKET_SHIFT = np.array([0.1, 0.0, -0.1])  # by price sensitivity low, mid, high
 ORDER_SIGMA = 0.45
 TOP_UP = np.array([0.4, 0.8, 0.9])
 TOP_UP_SCALE = 0.3
 TOP_UP_TO = 1.05
-BASE_LOGIT = -1.6
-PROPENSITY_SLOPE = 7.0
+BASE_LOGIT = -2.0
+PROPENSITY_SLOPE = 5.0
+HABIT = 0.8
 VISITOR_NOISE = 0.4
-SURE_THING_PI = 0.45
-DAMP_CENTRE = 0.42  # the damping is half way a little below the sure things' bound
-SURE_THING_WIDTH = 0.04
+SURE_THING_P = 0.45
+DAMP_CENTRE = 0.4  # the damping is half way a little below the sure things' bound
+SURE_THING_WIDTH = 0.06
 LOST_REACH = 0.25
-LOST_PI = 0.08
-DOG_PI = 0.3
+LOST_P = 0.04
+DOG_P = 0.25
 DOG_BASKET = 320.0
-DISCOUNT_WEIGHT = 8.0
-SENSITIVITY = np.array([0.4, 1.0, 1.5])
+DISCOUNT_WEIGHT = 10.0
+SENSITIVITY = np.array([0.8, 1.0, 1.2])
 PERCENT_SALIENCE = 0.7
 FREE_SHIP_CAP = 0.15
 FAN_POINTS = 0.5
-FREQUENT_POINTS = 1.5
+FREQUENT_POINTS = 0.4
 GIFT_AFFINITY = 1.2
 GIFT_CATEGORIES = ("beauty", "baby")
 DOG_BASE = 0.6
@@ -124,14 +140,16 @@ class CampaignConfig:
     seed: int
     cutoff_days_before_end: float = 7.0  # visitors arriving after the cutoff take part without history
     window_days: float = 14.0
+    waves: int = 3  # campaigns at cutoffs wave_days apart: each visitor is logged once a wave
+    wave_days: float = 14.0
     margin_rate: float = 0.35
     rights: tuple[Right, ...] = DEMO_RIGHTS
 
     def __post_init__(self) -> None:
         if not 0.0 < self.margin_rate < 1.0:
             raise ValueError("margin_rate must be between 0 and 1")
-        if self.window_days <= 0 or self.cutoff_days_before_end < 0:
-            raise ValueError("window_days must be positive and cutoff_days_before_end not negative")
+        if self.window_days <= 0 or self.cutoff_days_before_end < 0 or self.waves < 1 or self.wave_days <= 0:
+            raise ValueError("window_days, waves and wave_days must be positive and cutoff_days_before_end not negative")
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -162,10 +180,11 @@ class CampaignTruth:
 @dataclass(frozen=True)
 class Campaign:
     config: CampaignConfig
-    cutoff: float
+    cutoff: float  # the latest wave's
     arms: tuple[str, ...]  # arms[0] is the control
-    visitor_ids: list[str]
-    X: np.ndarray  # visitor_row at the cutoff, from the events before it
+    visitor_ids: list[str]  # per row: a visitor appears once per wave
+    wave: np.ndarray  # 0 = the latest cutoff
+    X: np.ndarray  # visitor_row at the wave's cutoff, from the events before it
     has_history: np.ndarray  # bool
     assigned: np.ndarray  # arm index per visitor
     propensity: np.ndarray  # the logged assignment probability (1 / len(arms))
@@ -185,7 +204,7 @@ class Campaign:
     @cached_property
     def fingerprint(self) -> str:
         h = hashlib.sha256(np.ascontiguousarray(np.nan_to_num(self.X, nan=-9e9)).tobytes())
-        for a in (self.assigned, self.bought, self.order_value, self.truth.profit):
+        for a in (self.wave, self.assigned, self.bought, self.order_value, self.truth.profit):
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]
 
@@ -241,10 +260,10 @@ def _perceived(right: Right, basket: np.ndarray, redeemable: np.ndarray) -> np.n
     return np.zeros(len(basket))
 
 
-def _lift(right: Right, d: np.ndarray, sens: np.ndarray, fan: np.ndarray, pi: np.ndarray, gift_aff: np.ndarray, basket: np.ndarray) -> np.ndarray:
+def _lift(right: Right, d: np.ndarray, sens: np.ndarray, fan: np.ndarray, habit: np.ndarray, gift_aff: np.ndarray, basket: np.ndarray) -> np.ndarray:
     """g_a: the persuasion of a right on the purchase logit."""
     if right.kind == "points":
-        return DISCOUNT_WEIGHT * sens * right.rate + FAN_POINTS * fan + FREQUENT_POINTS * np.maximum(0.0, pi - 0.2)
+        return DISCOUNT_WEIGHT * sens * right.rate + FAN_POINTS * fan + FREQUENT_POINTS * habit
     if right.kind == "gift":
         return DISCOUNT_WEIGHT * sens * 0.5 * right.amount / np.maximum(basket, 100.0) + GIFT_AFFINITY * gift_aff
     return DISCOUNT_WEIGHT * sens * d
@@ -257,9 +276,17 @@ def _backlash(right: Right, d: np.ndarray) -> np.ndarray:
     return np.full(len(d), DOG_OTHER.get(right.id, DOG_OTHER.get(right.kind, 0.3)))
 
 
-def campaign_truth(visitors: list[VisitorTruth], cutoff: float, config: CampaignConfig, noise: np.ndarray) -> tuple[CampaignTruth, np.ndarray, np.ndarray]:
-    """The truth of every visitor under every arm; also (basket, price sensitivity index) per visitor."""
+def campaign_truth(
+    visitors: list[VisitorTruth], history: list[Behaviour | None], cutoff: float, config: CampaignConfig, noise: np.ndarray
+) -> tuple[CampaignTruth, np.ndarray, np.ndarray]:
+    """The truth of every visitor under every arm; also (basket, price sensitivity index) per visitor.
+
+    ``history``: each visitor's behaviour before the cutoff (None: none yet).
+    """
     n = len(visitors)
+    orders = np.array([b.orders if b is not None else 0 for b in history], dtype=float)
+    aov = np.array([b.spend / b.orders if b is not None and b.orders else np.nan for b in history])
+    habit = np.log1p(orders)
     pi = np.array([v.propensity for v in visitors])
     ps = np.array([PRICE_SENSITIVITIES.index(v.price_sensitivity) for v in visitors])
     fan = np.array([1.0 if v.is_fan else 0.0 for v in visitors])
@@ -269,14 +296,17 @@ def campaign_truth(visitors: list[VisitorTruth], cutoff: float, config: Campaign
     )
     reach = np.exp(-dormant_days / REACH_DAYS)
     basket = np.array([_basket(v, int(s)) for v, s in zip(visitors, ps, strict=True)])
+    basket = np.where(np.isnan(aov), basket, np.sqrt(basket * np.nan_to_num(aov, nan=1.0)))
+    eta_bar = BASE_LOGIT + PROPENSITY_SLOPE * (pi - 0.3) + HABIT * habit - dormant_days / REACH_DAYS
+    anyway = 1.0 / (1.0 + np.exp(-eta_bar))
     group = np.full(n, "persuadable", dtype=object)
-    lost = (reach < LOST_REACH) | (pi < LOST_PI)
-    dog = ~lost & (pi >= DOG_PI) & (basket >= DOG_BASKET) & (ps != 2)
-    sure = ~lost & ~dog & (pi >= SURE_THING_PI)
+    lost = (reach < LOST_REACH) | (anyway < LOST_P)
+    dog = ~lost & (anyway >= DOG_P) & (basket >= DOG_BASKET) & (orders >= 1)
+    sure = ~lost & ~dog & (anyway >= SURE_THING_P)
     group[lost], group[dog], group[sure] = "lost_cause", "sleeping_dog", "sure_thing"
 
-    eta = BASE_LOGIT + PROPENSITY_SLOPE * (pi - 0.3) - dormant_days / REACH_DAYS + noise
-    damp = 1.0 - 1.0 / (1.0 + np.exp(-(pi - DAMP_CENTRE) / SURE_THING_WIDTH))
+    eta = eta_bar + noise
+    damp = 1.0 - 1.0 / (1.0 + np.exp(-(anyway - DAMP_CENTRE) / SURE_THING_WIDTH))
     sens = SENSITIVITY[ps]
     k = len(config.arms)
     p_buy, value, cost = np.zeros((n, k)), np.zeros((n, k)), np.zeros((n, k))
@@ -285,7 +315,7 @@ def campaign_truth(visitors: list[VisitorTruth], cutoff: float, config: Campaign
     for j, right in enumerate(config.rights, start=1):
         v, c, redeemable = _order_moments(basket, ps, right)
         d = _perceived(right, basket, redeemable)
-        delta = np.where(dog, -reach * _backlash(right, d), reach * damp * _lift(right, d, sens, fan, pi, gift_aff, basket))
+        delta = np.where(dog, -reach * _backlash(right, d), reach * damp * _lift(right, d, sens, fan, habit, gift_aff, basket))
         p_buy[:, j] = 1.0 / (1.0 + np.exp(-(eta + delta)))
         value[:, j], cost[:, j] = v, p_buy[:, j] * c
     revenue = p_buy * value
@@ -294,31 +324,70 @@ def campaign_truth(visitors: list[VisitorTruth], cutoff: float, config: Campaign
 
 
 def run_campaign(sim: Simulation, config: CampaignConfig, spec: FeatureSpec, *, progress: bool = False) -> Campaign:
-    """Randomize, draw the outcomes, keep the truth; rows are the service's own at the cutoff."""
+    """Randomize, draw the outcomes, keep the truth; rows are the service's own at each wave's cutoff.
+
+    Wave 0 is the latest (its cutoff ``cutoff_days_before_end`` before the end); wave
+    ``w`` is ``w · wave_days`` earlier. A wave takes every visitor who has arrived by its
+    cutoff plus those arriving within ``cutoff_days_before_end`` days after it (no history yet).
+    """
     rng = np.random.default_rng([config.seed, 1009])  # its own stream: the simulation's draws stay untouched
-    cutoff = sim.end - config.cutoff_days_before_end * DAY
-    behaviours = behaviours_at(sim.events, cutoff)
-    visitors = list(sim.visitors)  # everyone arrives before the end: some after the cutoff, without history
-    ids = [v.visitor_id for v in visitors]
+    latest = sim.end - config.cutoff_days_before_end * DAY
+    cutoffs = [latest - w * config.wave_days * DAY for w in range(config.waves)]
+    snapshots = behaviours_at_each(sim.events, cutoffs)
+    parts = []
+    for w, cutoff in enumerate(cutoffs):
+        visitors = [v for v in sim.visitors if v.active_from < cutoff + config.cutoff_days_before_end * DAY]
+        parts.append(_wave(snapshots[w], visitors, cutoff, w, config, spec, rng, progress))
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "truth"}
+    truths = [p["truth"] for p in parts]
+    truth = CampaignTruth(*(np.concatenate([getattr(t, f) for t in truths]) for f in CampaignTruth.__dataclass_fields__))
+    return Campaign(
+        config=config, cutoff=latest, arms=config.arms, visitor_ids=[str(v) for v in cat["ids"]], wave=cat["wave"],
+        X=cat["X"], has_history=cat["history"], assigned=cat["assigned"], propensity=np.full(len(cat["ids"]), 1.0 / len(config.arms)),
+        bought=cat["bought"], order_value=cat["value"], cost=cat["cost"], truth=truth,
+    )
+
+
+def behaviours_at_each(events: list[Event], cutoffs: list[float]) -> list[dict[str, Behaviour]]:
+    """:func:`training.attributes.behaviours_at` at every cutoff, in one pass over the sorted events."""
+    order = sorted(range(len(cutoffs)), key=lambda i: cutoffs[i])
+    out: list[dict[str, Behaviour]] = [{} for _ in cutoffs]
+    current: dict[str, Behaviour] = {}
+    seen: set[str] = set()
+    pos = 0
+    for i in order:
+        while pos < len(events) and events[pos].ts < cutoffs[i]:
+            e = events[pos]
+            pos += 1
+            if e.event_id in seen:
+                continue
+            seen.add(e.event_id)
+            current[e.visitor_id] = apply(current.get(e.visitor_id, Behaviour()), e)
+        out[i] = dict(current)  # Behaviour is frozen: a shallow copy is a snapshot
+    return out
+
+
+def _wave(
+    behaviours: dict[str, Behaviour], visitors: list[VisitorTruth], cutoff: float, wave: int, config: CampaignConfig,
+    spec: FeatureSpec, rng: np.random.Generator, progress: bool,
+) -> dict[str, Any]:
     rows, history = [], []
-    it = visitors
+    it: Any = visitors
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(visitors, desc="campaign rows", unit="visitor")
+        it = tqdm(visitors, desc=f"campaign wave {wave} rows", unit="visitor")
     for v in it:
         b = behaviours.get(v.visitor_id)
         history.append(b is not None)
         rows.append(visitor_row(spec, b if b is not None else Behaviour(), Context(ts=cutoff, device=v.device, channel=v.channel)))
     n, k = len(visitors), len(config.arms)
     noise = rng.normal(0.0, VISITOR_NOISE, n)
-    truth, basket, ps = campaign_truth(visitors, cutoff, config, noise)
+    truth, basket, ps = campaign_truth(visitors, [behaviours.get(v.visitor_id) for v in visitors], cutoff, config, noise)
     assigned = rng.integers(0, k, n)
-    idx = np.arange(n)
-    bought = rng.random(n) < truth.p_buy[idx, assigned]
+    bought = rng.random(n) < truth.p_buy[np.arange(n), assigned]
     z, u = rng.normal(0.0, 1.0, n), rng.random(n)
-    value = np.zeros(n)
-    cost = np.zeros(n)
+    value, cost = np.zeros(n), np.zeros(n)
     for j in range(k):
         rows_j = (assigned == j) & bought
         right = config.rights[j - 1] if j > 0 else None
@@ -326,7 +395,7 @@ def run_campaign(sim: Simulation, config: CampaignConfig, spec: FeatureSpec, *, 
         if right is not None:
             cost[rows_j] = right.cost(value[rows_j])
     X = np.vstack(rows) if rows else np.empty((0, len(spec.visitor_names)))
-    return Campaign(
-        config=config, cutoff=cutoff, arms=config.arms, visitor_ids=ids, X=X, has_history=np.array(history, dtype=bool),
-        assigned=assigned, propensity=np.full(n, 1.0 / k), bought=bought, order_value=value, cost=cost, truth=truth,
-    )
+    return {
+        "ids": np.array([v.visitor_id for v in visitors], dtype=object), "wave": np.full(n, wave), "X": X,
+        "history": np.array(history, dtype=bool), "assigned": assigned, "bought": bought, "value": value, "cost": cost, "truth": truth,
+    }
