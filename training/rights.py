@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr  # the standard normal CDF
 
 CONTROL = "none"  # the arm without any right
 
@@ -43,14 +44,22 @@ class Right:
             return np.full(v.shape, self.amount)
         raise ValueError(f"unknown kind of right {self.kind!r}")
 
-    def expected_cost(self, p_buy: np.ndarray, order_value: np.ndarray) -> np.ndarray:
-        """Plug-in expected cost per visitor: P(buy) × cost of an order of the expected value.
+    def expected_cost(self, p_buy: np.ndarray, order_value: np.ndarray, spread: float = 0.0) -> np.ndarray:
+        """Expected cost per visitor from a model's predictions: P(buy) and E[order value | buy].
 
-        What the service can compute from a model's two predictions; for a min-spend
-        right it counts the order as redeemed when its expected value reaches the
-        threshold (the simulator's truth integrates over the order-value distribution).
+        ``spread`` is the standard deviation of ln(order value) around its prediction
+        (the uplift model's manifest records it). With it, a min-spend right counts the
+        chance that an order reaches the threshold, taking orders as log-normal around
+        the expected value: ``P(order >= T) = Φ((ln(E / T) - spread² / 2) / spread)``.
+        Without it (0), an order counts as redeemed when its expected value reaches the
+        threshold, which calls a right free for every visitor expected a little below
+        it, though many of their orders will reach it.
         """
-        return np.asarray(p_buy, dtype=float) * self.cost(order_value)
+        p = np.asarray(p_buy, dtype=float)
+        if self.kind != "amount_off" or spread <= 0:
+            return p * self.cost(order_value)
+        v = np.maximum(np.asarray(order_value, dtype=float), 1e-9)
+        return p * self.amount * ndtr((np.log(v / self.min_spend) - spread**2 / 2) / spread)
 
 
 DEMO_RIGHTS: tuple[Right, ...] = (
