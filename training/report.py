@@ -18,10 +18,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from training.metrics import calibration_curve  # noqa: E402
+from training.metrics import calibration_curve
 
 
 def gains_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,3 +92,61 @@ def write_ranker_report(out: Path, metrics: Mapping[str, Mapping[str, float]], p
 
 def jsonable(x: Any) -> Any:
     return json.loads(json.dumps(x, default=float))
+
+
+def write_uplift_report(out: Path, result: Any) -> list[Path]:
+    """``result``: :class:`training.uplift_demo.DemoResult`. Qini curves per right; policy values and spend."""
+    from training.uplift_eval import (  # the report reads the same figures
+        best_positive,
+        policy_value,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    m, curves = result.metrics, result.curves
+    (out / "metrics.json").write_text(json.dumps(jsonable(m), indent=2))
+    arms = list(curves["model"])
+    fig, axes = plt.subplots(2, len(arms), figsize=(3.6 * len(arms), 7), squeeze=False)
+    for col, arm in enumerate(arms):
+        for row, key, title in ((0, "qini", "held-out outcomes"), (1, "true_qini", "true uplift")):
+            ax = axes[row][col]
+            for who, color in (("model", "#d9480f"), ("baseline", "#1c7ed6"), ("random", "#adb5bd")):
+                c = curves[who][arm][key]
+                label = f"{'plain T pair' if who == 'baseline' else who} ({c.coefficient:.4f})"
+                ax.plot(c.x, c.y, color=color, label=label, linewidth=1.4)
+            ax.plot([0, 1], [0, curves["model"][arm][key].y[-1]], color="#999", linestyle="--", linewidth=0.8)
+            ax.set_title(f"{arm}: Qini, {title}", fontsize=9)
+            ax.set_xlabel("share targeted, best predicted uplift first", fontsize=8)
+            ax.legend(fontsize=7, loc="upper left")
+    axes[0][0].set_ylabel("incremental purchases per visitor")
+    axes[1][0].set_ylabel("true incremental purchases per visitor")
+    fig.tight_layout()
+    fig.savefig(out / "uplift_qini.png", dpi=100)
+    plt.close(fig)
+
+    policies = m["policies"]
+    names = [p for p in ("none", "best_average", "random", "baseline", "model", "oracle_at_model_spend", "oracle") if p in policies]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+    ax = axes[0]
+    bars = ax.bar(range(len(names)), [policies[p]["value"] for p in names], color=["#d9480f" if p == "model" else "#adb5bd" for p in names])
+    ax.bar_label(bars, fmt="%.2f")
+    ax.set_xticks(range(len(names)), [p.replace("_", "\n") for p in names], fontsize=8)
+    ax.axhline(0, color="#555", linewidth=0.8)
+    ax.set_title("true incremental profit per visitor (yuan), held-out visitors", fontsize=10)
+    ax = axes[1]
+    truth_ip, truth_cost = curves["truth_ip"], curves["truth_cost"]
+    spends, values = [], []
+    for lam in np.r_[0.0, np.geomspace(0.01, 50, 40)]:
+        v = policy_value(best_positive(truth_ip - lam * truth_cost), truth_ip, truth_cost)
+        spends.append(v.spend)
+        values.append(v.value)
+    ax.plot(spends, values, color="#555", label="oracle, best at each spend")
+    for p, color in (("model", "#d9480f"), ("baseline", "#1c7ed6"), ("best_average", "#868e96"), ("random", "#ced4da")):
+        ax.scatter([policies[p]["spend"]], [policies[p]["value"]], color=color, zorder=3, label=p.replace("_", " "))
+    ax.axhline(0, color="#999", linewidth=0.8)
+    ax.set(xlabel="spend on rights per visitor (yuan, expected)", ylabel="incremental profit per visitor (yuan)")
+    ax.set_title("incremental profit against spend", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "uplift_policies.png", dpi=100)
+    plt.close(fig)
+    return [out / "metrics.json", out / "uplift_qini.png", out / "uplift_policies.png"]

@@ -1,0 +1,175 @@
+"""The published uplift model, loaded for serving: each right's predicted effect on one visitor.
+
+A folder written by ``python -m training uplift-demo`` holds ``manifest.json`` (kind
+``uplift``) and LightGBM text files:
+
+- **conversion**, P(buy within the campaign window | arm): one booster per arm. Each
+  predicts either the outcome itself (T-learner) or the uplift over the control's
+  booster (X-learner); the manifest says which, per file.
+- **order value**, E[order value in yuan | buy, arm]: one regressor over buyers with the
+  arm's index as its last (categorical) column.
+
+Revenue is conversion × order value: the merchandise value before the right (yuan), so
+the caller computes a right's cost from the order value, and profit as margin × revenue
+minus that cost. Files are checked against their SHA-256 and the manifest against this
+service's feature code, like :mod:`app.scoring.ranker_model`; anything off raises
+:class:`ModelRejected`. Loads through ``ModelRegistry(folder, loader=load_uplift)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from app.core.features import FEATURES_VERSION, FeatureSpec
+from app.scoring.attribute_models import ModelRejected
+
+KIND = "uplift"
+BINARY = "binary"
+
+
+@dataclass(frozen=True)
+class ArmBoosters:
+    """One booster per arm (``arms[0]`` the control); ``adds_control[j]``: booster j predicts the uplift."""
+
+    arms: tuple[str, ...]
+    kind: str  # "binary" | "amount"
+    boosters: tuple[lgb.Booster, ...]
+    adds_control: tuple[bool, ...]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The expected outcome of every row under every arm: shape (n, len(arms))."""
+        control = np.asarray(self.boosters[0].predict(X, num_threads=1), dtype=float)
+        out = np.empty((len(X), len(self.arms)))
+        out[:, 0] = control
+        for j in range(1, len(self.arms)):
+            p = np.asarray(self.boosters[j].predict(X, num_threads=1), dtype=float)
+            out[:, j] = control + p if self.adds_control[j] else p
+        if self.kind == BINARY:
+            np.clip(out, 0.0, 1.0, out=out)
+        return out
+
+    def uplift(self, X: np.ndarray) -> np.ndarray:
+        """Each treatment arm's predicted effect over the control: shape (n, len(arms) - 1)."""
+        p = self.predict(X)
+        return p[:, 1:] - p[:, :1]
+
+
+@dataclass(frozen=True)
+class ArmPrediction:
+    conversion: np.ndarray  # P(buy within the window | arm), shape (n,)
+    revenue: np.ndarray  # E[revenue in yuan | arm], shape (n,)  (0 when no purchase)
+    order_value: np.ndarray  # E[order value in yuan | buy, arm] (what percent-off / min-spend costs are computed from)
+
+
+@dataclass(frozen=True)
+class UpliftModel:
+    version: str  # created_at + manifest digest, like the other models
+    spec: FeatureSpec
+    arms: tuple[str, ...]  # treatment arm ids (right ids), without the control
+    control: str  # e.g. "none"
+    learner: str
+    conversion: ArmBoosters
+    order_value: lgb.Booster  # features + the arm's index (0 = control) as the last column
+    metrics: Mapping[str, Any]
+    # sd of ln(order value) around the prediction: the chance an order reaches a min-spend
+    # threshold is Φ((ln(order_value / threshold) - spread² / 2) / spread), not 0 or 1
+    order_value_spread: float = 0.0
+
+    def predict(self, X: np.ndarray) -> dict[str, ArmPrediction]:
+        """Predictions for every arm, control included, for rows of ``visitor_row``."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        n, names = len(X), (self.control, *self.arms)
+        conversion = self.conversion.predict(X)
+        # one call for all arms: each row repeated once per arm, the arm's index appended
+        stacked = np.column_stack([np.tile(X, (len(names), 1)), np.repeat(np.arange(len(names), dtype=float), n)])
+        value = np.maximum(np.asarray(self.order_value.predict(stacked, num_threads=1), dtype=float), 0.0).reshape(len(names), n)
+        return {
+            name: ArmPrediction(conversion[:, j], conversion[:, j] * value[j], value[j]) for j, name in enumerate(names)
+        }
+
+
+def read_booster(folder: Path, name: object, sha256: object, n_features: int) -> lgb.Booster:
+    """One model file, checked against its recorded digest and number of features."""
+    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+        raise ModelRejected(f"bad model file name {name!r} in the manifest")
+    path = folder / name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelRejected(str(exc)) from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ModelRejected(f"{path.name} does not match its recorded sha256")
+    try:
+        booster = lgb.Booster(model_str=data.decode())
+    except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
+        raise ModelRejected(f"LightGBM cannot load {path.name}: {exc}") from exc
+    if booster.num_feature() != n_features:
+        raise ModelRejected(f"{path.name} has {booster.num_feature()} features, expected {n_features}")
+    return booster
+
+
+def read_arm_boosters(folder: Path, entry: Mapping[str, Any], arms: tuple[str, ...], n_features: int) -> ArmBoosters:
+    """The boosters an outcome entry of a manifest lists, one per arm in ``arms`` order."""
+    kind = entry.get("kind")
+    if kind not in (BINARY, "amount"):
+        raise ModelRejected(f"unknown outcome kind {kind!r}")
+    by_arm = {m.get("arm"): m for m in entry.get("models", [])}
+    if set(by_arm) != set(arms):
+        raise ModelRejected(f"the models are for arms {sorted(map(str, by_arm))}, the manifest names {sorted(arms)}")
+    boosters, adds = [], []
+    for j, arm in enumerate(arms):
+        m = by_arm[arm]
+        predicts = m.get("predicts")
+        if predicts not in ("outcome", "uplift") or (j == 0 and predicts != "outcome"):
+            raise ModelRejected(f"arm {arm!r}: predicts {predicts!r}")
+        boosters.append(read_booster(folder, m.get("file"), m.get("sha256"), n_features))
+        adds.append(predicts == "uplift")
+    return ArmBoosters(arms, kind, tuple(boosters), tuple(adds))
+
+
+def read_manifest(folder: Path, kind: str) -> tuple[dict[str, Any], bytes]:
+    try:
+        raw = (folder / "manifest.json").read_bytes()
+        manifest = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise ModelRejected(f"manifest unreadable: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("kind") != kind:
+        raise ModelRejected(f"not an {kind!r} model (kind {manifest.get('kind') if isinstance(manifest, dict) else None!r})")
+    return manifest, raw
+
+
+def load_uplift(folder: Path) -> UpliftModel:
+    """Load and verify a published uplift model, or raise :class:`ModelRejected` saying why."""
+    manifest, raw = read_manifest(folder, KIND)
+    features = manifest.get("features") or {}
+    if features.get("version") != FEATURES_VERSION:
+        raise ModelRejected(f"built for features {features.get('version')!r}, this service has {FEATURES_VERSION!r}")
+    spec = FeatureSpec(categories=tuple(features.get("categories") or ()), timezone=features.get("timezone", "Asia/Shanghai"))
+    if list(spec.visitor_names) != features.get("names"):
+        raise ModelRejected("feature names or order differ from this service's feature code")
+    control, arms = manifest.get("control"), tuple(manifest.get("arms") or ())
+    if not isinstance(control, str) or not arms or control in arms:
+        raise ModelRejected("the manifest needs a control and treatment arms without it")
+    outcomes = manifest.get("outcomes") or {}
+    n = len(spec.visitor_names)
+    conversion = read_arm_boosters(folder, outcomes.get("conversion") or {}, (control, *arms), n)
+    if conversion.kind != BINARY:
+        raise ModelRejected("the conversion outcome must be binary")
+    ov = outcomes.get("order_value") or {}
+    order_value = read_booster(folder, ov.get("file"), ov.get("sha256"), n + 1)
+    try:
+        spread = float(ov.get("spread", 0.0))
+    except (TypeError, ValueError) as exc:
+        raise ModelRejected(f"the order value's spread is not a number: {exc}") from exc
+    version = f"{manifest.get('created_at', '?')}#{hashlib.sha256(raw).hexdigest()[:8]}"
+    return UpliftModel(
+        version, spec, arms, control, str(manifest.get("learner", "?")), conversion, order_value, manifest.get("metrics") or {}, spread
+    )
