@@ -24,6 +24,7 @@ class Settings:
     templates_dir: Path = TEMPLATES_DIR  # the project's templates; never a merchant upload
     models_dir: Path = REPO_ROOT / "models" / "attributes"  # published attribute models (optional)
     ranker_dir: Path = REPO_ROOT / "models" / "ranker"  # the published product ranker (optional)
+    uplift_dir: Path = REPO_ROOT / "models" / "uplift"  # the published uplift model of discount rights (optional)
     models_refresh_s: float = 5.0  # how often the service looks for a newly published model set
     banner_cache_mb: int = 512  # composed banners kept in Redis (least recently used out)
     banner_memory_mb: int = 64  # composed banners kept in each process's memory
@@ -47,6 +48,7 @@ class Settings:
             reload_timeout_ms=int(e.get("STOREFRONT_RELOAD_TIMEOUT_MS", "2000")),
             models_dir=Path(e.get("STOREFRONT_MODELS_DIR", str(REPO_ROOT / "models" / "attributes"))).resolve(),
             ranker_dir=Path(e.get("STOREFRONT_RANKER_DIR", str(REPO_ROOT / "models" / "ranker"))).resolve(),
+            uplift_dir=Path(e.get("STOREFRONT_UPLIFT_DIR", str(REPO_ROOT / "models" / "uplift"))).resolve(),
             banner_cache_mb=int(e.get("STOREFRONT_BANNER_CACHE_MB", "512")),
             banner_memory_mb=int(e.get("STOREFRONT_BANNER_MEMORY_MB", "64")),
             console_session_s=int(e.get("STOREFRONT_CONSOLE_SESSION_S", str(12 * 3600))),

@@ -29,7 +29,8 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     # No attribute models unless a test brings its own (published_models): rule-only
     # decisions keep the other tests' expectations exact.
     base = dict(
-        admin_token=ADMIN_TOKEN, redis_url=None, data_dir=data_dir, redis_timeout_ms=2000, models_dir=data_dir / "no-models", ranker_dir=data_dir / "no-ranker"
+        admin_token=ADMIN_TOKEN, redis_url=None, data_dir=data_dir, redis_timeout_ms=2000, models_dir=data_dir / "no-models", ranker_dir=data_dir / "no-ranker",
+        uplift_dir=data_dir / "no-uplift",
     )
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]

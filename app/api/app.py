@@ -35,6 +35,7 @@ from app.config import Settings
 from app.core.derived import DerivedSettings, warm_up
 from app.rendering.html import PageRenderer
 from app.scoring.attribute_models import ModelRegistry
+from app.scoring.uplift_model import load_uplift
 from app.scoring.ranker_model import load_ranker
 from app.serving.banners import BannerService
 from app.serving.exposures import ExposureLog
@@ -86,8 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await anyio.to_thread.run_sync(warm_up, DerivedSettings())
         models = ModelRegistry(settings.models_dir)
         ranker = ModelRegistry(settings.ranker_dir, loader=load_ranker)
-        await anyio.to_thread.run_sync(models.refresh)
-        await anyio.to_thread.run_sync(ranker.refresh)
+        uplift = ModelRegistry(settings.uplift_dir, loader=load_uplift)
+        registries = (models, ranker, uplift)
+        for registry in registries:
+            await anyio.to_thread.run_sync(registry.refresh)
         handle = open_redis(settings)
         snapshots = Snapshots(popularity_ttl_s=settings.snapshot_ttl_s)
         page_renderer = PageRenderer(settings.templates_dir)
@@ -113,16 +116,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis_timeout_s=settings.redis_timeout_ms / 1000,
             reload_timeout_s=settings.reload_timeout_ms / 1000,
             banners=banners,
-            rights=RightsService(RightsStore(handle.client)),
+            rights=RightsService(RightsStore(handle.client), uplift),
         )
-        app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service, models, ranker, banners)
+        app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service, models, ranker, banners, uplift)
 
         async def watch_models() -> None:
             # Loading a model set is CPU and file work: off the event loop.
             while True:
                 await asyncio.sleep(settings.models_refresh_s)
-                await anyio.to_thread.run_sync(models.refresh)
-                await anyio.to_thread.run_sync(ranker.refresh)
+                for registry in registries:
+                    await anyio.to_thread.run_sync(registry.refresh)
 
         watcher = asyncio.get_running_loop().create_task(watch_models())
         log.info("storefront ready: redis %s", handle.url)

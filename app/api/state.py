@@ -26,6 +26,7 @@ class AppState:
     models: ModelRegistry
     ranker: ModelRegistry
     banners: BannerService
+    uplift: ModelRegistry
 
     @property
     def redis(self) -> aioredis.Redis:

@@ -274,3 +274,4 @@ def test_an_experiment_pulls_the_rights_lever(client: TestClient, rich_shop: Sho
         else:
             assert granted["id"] == "women20"
     assert seen == {"policy", "nothing"}
+

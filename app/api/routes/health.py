@@ -31,4 +31,5 @@ async def readyz(state: State) -> JSONResponse:
     # Models are reported, not required: without them crowds are decided by rules alone.
     checks["models"] = {**state.models.status(), "required": False}
     checks["ranker"] = {**state.ranker.status(), "required": False}
+    checks["uplift"] = {**state.uplift.status(), "required": False}
     return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
