@@ -35,8 +35,8 @@ from app.config import Settings
 from app.core.derived import DerivedSettings, warm_up
 from app.rendering.html import PageRenderer
 from app.scoring.attribute_models import ModelRegistry
-from app.scoring.uplift_model import load_uplift
 from app.scoring.ranker_model import load_ranker
+from app.scoring.uplift_model import load_uplift
 from app.serving.banners import BannerService
 from app.serving.exposures import ExposureLog
 from app.serving.render import RenderService

@@ -23,7 +23,7 @@ async def readyz(state: State) -> JSONResponse:
     try:
         await asyncio.wait_for(state.redis.ping(), 1.0)
         checks["redis"] = {"ok": True, "embedded": state.handle.embedded is not None}
-    except (RedisError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, RedisError, OSError) as exc:
         checks["redis"] = {"ok": False, "error": type(exc).__name__}
     problems = state.page_renderer.problems
     checks["templates"] = {"ok": not problems, "problems": problems}
