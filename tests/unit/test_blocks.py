@@ -111,7 +111,7 @@ def test_other_defaults():
     assert validate_params("text", {"body": "x"})[0]["align"] == "left"
     assert validate_params("countdown", MINIMAL["countdown"])[0]["expired_text"]
     coupon = validate_params("coupon_strip", MINIMAL["coupon_strip"])[0]["coupons"][0]
-    assert coupon == {"label": "10 off", "description": None, "code": None, "min_spend": None, "amount": None}
+    assert coupon == {"label": "10 off", "description": None, "code": None, "min_spend": None, "amount": None, "right": None}
 
 
 def test_strings_are_stripped():
