@@ -114,6 +114,26 @@ def load_model_set(folder: Path) -> AttributeModels:
     return AttributeModels(version, spec, tuple(targets), metrics)
 
 
+def read_booster(folder: Path, name: object, sha256: object, n_features: int) -> lgb.Booster:
+    """One model file, checked against its recorded digest and number of features."""
+    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+        raise ModelRejected(f"bad model file name {name!r} in the manifest")
+    path = folder / name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelRejected(str(exc)) from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ModelRejected(f"{path.name} does not match its recorded sha256")
+    try:
+        booster = lgb.Booster(model_str=data.decode())
+    except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
+        raise ModelRejected(f"LightGBM cannot load {path.name}: {exc}") from exc
+    if booster.num_feature() != n_features:
+        raise ModelRejected(f"{path.name} has {booster.num_feature()} features, expected {n_features}")
+    return booster
+
+
 @dataclass
 class ModelRegistry:
     """The model set in use, and what happened to the last attempt to replace it.

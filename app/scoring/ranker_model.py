@@ -12,7 +12,7 @@ import numpy as np
 
 from app.core.features import FEATURES_VERSION, RANKING_VERSION, FeatureSpec, ranking_names
 from app.core.ranking import purchase_score
-from app.scoring.attribute_models import ModelRejected
+from app.scoring.attribute_models import ModelRejected, read_booster
 
 
 @dataclass(frozen=True)
@@ -38,24 +38,6 @@ class RankerModel:
         return purchase_score(relevance, logit, self.conversion_weight)
 
 
-def _booster(folder: Path, name: object, sha256: object, spec: FeatureSpec) -> lgb.Booster:
-    """One model file, checked against its recorded digest and the feature layout."""
-    path = folder / str(name)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelRejected(str(exc)) from exc
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise ModelRejected(f"{path.name} does not match its recorded sha256")
-    try:
-        booster = lgb.Booster(model_str=data.decode())
-    except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
-        raise ModelRejected(f"LightGBM cannot load {path.name}: {exc}") from exc
-    if booster.num_feature() != len(ranking_names(spec)):
-        raise ModelRejected(f"{path.name} has {booster.num_feature()} features, the spec {len(ranking_names(spec))}")
-    return booster
-
-
 def load_ranker(folder: Path) -> RankerModel:
     try:
         raw = (folder / "manifest.json").read_bytes()
@@ -71,13 +53,13 @@ def load_ranker(folder: Path) -> RankerModel:
     spec = FeatureSpec(categories=tuple(features.get("categories") or ()), timezone=features.get("timezone", "Asia/Shanghai"))
     if list(ranking_names(spec)) != features.get("ranking_names"):
         raise ModelRejected("ranking feature names or order differ from this service's feature code")
-    booster = _booster(folder, manifest.get("file"), manifest.get("sha256"), spec)
+    booster = read_booster(folder, manifest.get("file"), manifest.get("sha256"), len(ranking_names(spec)))
     conversion, weight = None, 0.0
     if (conv := manifest.get("conversion")) is not None:
         try:
             weight = float(conv["weight"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelRejected(f"the conversion model's weight is missing or not a number: {exc}") from exc
-        conversion = _booster(folder, conv.get("file"), conv.get("sha256"), spec)
+        conversion = read_booster(folder, conv.get("file"), conv.get("sha256"), len(ranking_names(spec)))
     version = f"{manifest.get('created_at', '?')}#{hashlib.sha256(raw).hexdigest()[:8]}"
     return RankerModel(version, spec, booster, conversion, weight)

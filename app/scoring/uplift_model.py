@@ -29,7 +29,7 @@ import lightgbm as lgb
 import numpy as np
 
 from app.core.features import FEATURES_VERSION, FeatureSpec
-from app.scoring.attribute_models import ModelRejected
+from app.scoring.attribute_models import ModelRejected, read_booster
 
 KIND = "uplift"
 BINARY = "binary"
@@ -94,26 +94,6 @@ class UpliftModel:
         return {
             name: ArmPrediction(conversion[:, j], conversion[:, j] * value[j], value[j]) for j, name in enumerate(names)
         }
-
-
-def read_booster(folder: Path, name: object, sha256: object, n_features: int) -> lgb.Booster:
-    """One model file, checked against its recorded digest and number of features."""
-    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
-        raise ModelRejected(f"bad model file name {name!r} in the manifest")
-    path = folder / name
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelRejected(str(exc)) from exc
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise ModelRejected(f"{path.name} does not match its recorded sha256")
-    try:
-        booster = lgb.Booster(model_str=data.decode())
-    except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
-        raise ModelRejected(f"LightGBM cannot load {path.name}: {exc}") from exc
-    if booster.num_feature() != n_features:
-        raise ModelRejected(f"{path.name} has {booster.num_feature()} features, expected {n_features}")
-    return booster
 
 
 def read_arm_boosters(folder: Path, entry: Mapping[str, Any], arms: tuple[str, ...], n_features: int) -> ArmBoosters:
