@@ -73,7 +73,7 @@ def live_grant(raw: str | bytes | None, now: float) -> Grant | None:
     return Grant("sticky", d.get("right"), d)
 
 
-def _local_day(ts: float, utc_offset_s: int) -> tuple[str, float]:
+def local_day(ts: float, utc_offset_s: int) -> tuple[str, float]:
     """The shop's local day (YYYYMMDD) and seconds since its midnight."""
     local = ts + utc_offset_s
     return time.strftime("%Y%m%d", time.gmtime(local)), local % 86400
@@ -83,7 +83,7 @@ def grant_args(
     decision: RightsDecision, rights: Mapping[str, Right], now: float, utc_offset_s: int, audit: Mapping[str, str], grant_id: str
 ) -> list[str | int]:
     """ARGV of the grant script; ``audit`` (visitor, render, policy version) is kept with the decision."""
-    day, into_day = _local_day(now, utc_offset_s)
+    day, into_day = local_day(now, utc_offset_s)
     body = {**decision.as_dict(), **audit}
     hold = decision.hold_s if decision.explore and decision.arm == NONE_ARM else NONE_HOLD_S
     args: list[str | int] = [
@@ -172,10 +172,6 @@ class RightsStore:
                 break
             last = "(" + _s(batch[-1][0])
         return out
-
-
-def local_day(ts: float, utc_offset_s: int) -> str:
-    return _local_day(ts, utc_offset_s)[0]
 
 
 def _s(x: Any) -> str:

@@ -51,7 +51,7 @@ async def shop_report(state: AppState, shop_id: str, timezone: str, only: str | 
     counters = await state.render_service.rights.store.counters(shop_id) if state.render_service.rights else {}
     now = time.time()
     offset = utc_offset_s(timezone, now)
-    day, into_day = local_day(now, offset), (now + offset) % 86400
+    day, into_day = local_day(now, offset)
     none = Tally.of(counters, "none", day)
     return [
         right_report(Right.from_body(rid, body), Tally.of(counters, rid, day), none, into_day)
