@@ -31,7 +31,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -105,7 +105,7 @@ def fit_booster(
 ) -> lgb.Booster:
     """One booster; with ``early_stopping`` a random fifth of the rows picks the number of rounds (at most ``rounds``)."""
     rounds = MAX_ROUNDS if rounds is None else rounds
-    cats = list(categorical) or "auto"
+    cats: list[int] | Literal["auto"] = list(categorical) if categorical else "auto"
     if not early_stopping or len(y) < 200:
         return lgb.train(params, lgb.Dataset(X, y, weight=weight, categorical_feature=cats), rounds)
     hold = np.random.default_rng([params.get("seed", 0), seed]).random(len(y)) < 0.2
