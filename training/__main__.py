@@ -3,6 +3,9 @@
     python -m training attributes --visitors 4000 --days 90 --out models/attributes
     python -m training ranker --visitors 5000 --days 120 --out models/ranker
     python -m training attributes --dask-scheduler tcp://scheduler:8786   # on a Dask cluster
+    python -m training uplift-demo --out models/uplift --report models/uplift/report
+    python -m training uplift train --data t.csv --treatment arm --control none --outcome converted --features a,b,c --out DIR
+    python -m training uplift score --model DIR --data s.csv --out scores.csv
 
 Writes LightGBM models + manifest.json into --out and prints the metrics table
 (model vs the prior-only baseline, on held-out anonymous visitors).
@@ -16,6 +19,10 @@ import time
 from pathlib import Path
 
 from app.core.features import FeatureSpec
+
+# the uplift demo's default campaign: 6 waves of 30,000 visitors (see training/coupon_sim.py)
+UPLIFT_VISITORS = 30000
+UPLIFT_WAVES = 6
 
 
 def cmd_attributes(args: argparse.Namespace) -> int:
@@ -61,7 +68,15 @@ def cmd_attributes(args: argparse.Namespace) -> int:
 
 def cmd_ranker(args: argparse.Namespace) -> int:
     from training.ranker import (
-        build_ranking_data, evaluate_pool, evaluate_ranker, fingerprint, merge_metrics, ranker_model, save_ranker, train_conversion, train_ranker,
+        build_ranking_data,
+        evaluate_pool,
+        evaluate_ranker,
+        fingerprint,
+        merge_metrics,
+        ranker_model,
+        save_ranker,
+        train_conversion,
+        train_ranker,
     )
     from training.simulator import SimConfig, simulate
 
@@ -118,6 +133,84 @@ def cmd_ranker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_uplift_demo(args: argparse.Namespace) -> int:
+    from training.coupon_sim import CampaignConfig, run_campaign
+    from training.simulator import SimConfig, simulate
+    from training.uplift_demo import POLICIES, publish, train_and_evaluate
+
+    started = time.perf_counter()
+    print(f"simulating {args.visitors} visitors over {args.days} days (seed {args.seed}) ...", file=sys.stderr)
+    sim = simulate(SimConfig(seed=args.seed, n_visitors=args.visitors, days=args.days), progress=not args.quiet)
+    spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
+    print(f"running the randomized rights campaign ({args.waves} waves) ...", file=sys.stderr)
+    campaign = run_campaign(sim, CampaignConfig(seed=args.seed, waves=args.waves), spec, progress=not args.quiet)
+    result = train_and_evaluate(campaign, spec, learner=args.learner, test_share=args.test_share, progress=not args.quiet)
+    manifest = publish(result, campaign, Path(args.out))
+    m = result.metrics
+    print(f"\nheld out: {int(m['rows']['test'])} visitors (latest wave); trained on {int(m['rows']['train'])} rows")
+    print(f"{'conversion uplift, mean over rights':<38} {'model':>9} {'plain T':>9}")
+    for key in ("qini", "auuc", "true_qini", "true_uplift@10", "true_uplift@20", "true_uplift@30"):
+        print(f"{key:<38} {m[key]['model']:>9.5f} {m[key]['baseline']:>9.5f}")
+    print(f"\n{'policy (true incremental profit)':<26} {'yuan/visitor':>12} {'spend':>8} {'granted':>8}")
+    for name in POLICIES:
+        p = m["policies"][name]
+        print(f"{name:<26} {p['value']:>12.3f} {p['spend']:>8.3f} {p['granted']:>8.1%}")
+    r = m["ratios"]
+    print(
+        f"\nmodel / oracle at the same spend: {r['model_to_oracle_at_same_spend']:.1%} (target 80%); model / oracle:"
+        f" {r['model_to_oracle']:.1%}; model - best average right ({m['best_average_right']}): {r['model_minus_best_average']:+.3f} yuan/visitor"
+    )
+    print(f"published {manifest} in {time.perf_counter() - started:.1f}s")
+    if args.report:
+        from training.report import write_uplift_report
+
+        for path in write_uplift_report(Path(args.report), result):
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_uplift_train(args: argparse.Namespace) -> int:
+    from training.uplift_table import (
+        TableError,
+        file_digest,
+        read_table,
+        save_table_model,
+        train_table,
+    )
+
+    try:
+        print(f"reading {args.data} ...", file=sys.stderr)
+        df = read_table(Path(args.data))
+        features = [f.strip() for f in args.features.split(",") if f.strip()]
+        model = train_table(
+            df, treatment=args.treatment, control=args.control, outcome=args.outcome, features=features, learner=args.learner,
+            propensity=args.propensity, outcome_kind=args.outcome_kind, min_rows=args.min_rows, progress=True,
+        )
+    except TableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    manifest = save_table_model(model, Path(args.out), file_digest(Path(args.data)))
+    print(f"wrote {manifest}", file=sys.stderr)
+    return 0
+
+
+def cmd_uplift_score(args: argparse.Namespace) -> int:
+    from training.uplift_table import TableError, read_table, score_table, write_table
+
+    try:
+        print(f"reading {args.data} ...", file=sys.stderr)
+        df = read_table(Path(args.data))
+        ids = [c.strip() for c in (args.id or "").split(",") if c.strip()]
+        print(f"scoring {len(df)} rows with {args.model} ...", file=sys.stderr)
+        scores = score_table(Path(args.model), df, ids)
+        write_table(scores, Path(args.out))
+    except TableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({len(scores)} rows)", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -139,6 +232,37 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--conversion-rounds", type=int, help="boosting rounds of the conversion model (default: training.ranker.CONVERSION_ROUNDS)")
     r.add_argument("--test-days", type=int, default=14, help="held-out days at the end")
     r.add_argument("--dask-scheduler", help="train on this Dask cluster (e.g. tcp://host:8786) through LightGBM's Dask interface")
+    d = sub.add_parser("uplift-demo", help="simulate a randomized rights campaign, train the uplift model, judge it against the truth, publish it")
+    d.add_argument("--seed", type=int, default=1, help="the simulation's and the campaign's seed")
+    d.add_argument("--visitors", type=int, default=UPLIFT_VISITORS)
+    d.add_argument("--days", type=int, default=120)
+    d.add_argument("--waves", type=int, default=UPLIFT_WAVES, help="campaign waves, 14 days apart (each visitor is logged once a wave)")
+    d.add_argument("--learner", choices=("x", "t"), default="x")
+    d.add_argument("--test-share", type=float, default=0.3, help="share of visitors held out")
+    d.add_argument("--out", default="models/uplift")
+    d.add_argument("--report", metavar="DIR", help="also write the evaluation report here: metrics.json and plots")
+    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    d.set_defaults(func=cmd_uplift_demo)
+    u = sub.add_parser("uplift", help="uplift models for any randomized table (CSV or Parquet)")
+    usub = u.add_subparsers(dest="uplift_command", required=True)
+    t = usub.add_parser("train", help="train a multi-treatment uplift model on a randomized table")
+    t.add_argument("--data", required=True, help="the table: .csv or .parquet")
+    t.add_argument("--treatment", required=True, help="column: the arm each row got")
+    t.add_argument("--control", required=True, help="the control's label in the treatment column")
+    t.add_argument("--outcome", required=True, help="column: 0/1, true/false or an amount")
+    t.add_argument("--features", required=True, help="feature columns, comma separated (text columns are categorical)")
+    t.add_argument("--out", required=True, help="model folder")
+    t.add_argument("--learner", choices=("x", "t"), default="x")
+    t.add_argument("--propensity", help="column: the logged probability of the row's arm")
+    t.add_argument("--outcome-kind", choices=("binary", "amount"), help="default: binary when every value is 0/1")
+    t.add_argument("--min-rows", type=int, default=30, help="fewest rows an arm may have")
+    t.set_defaults(func=cmd_uplift_train)
+    s = usub.add_parser("score", help="predicted uplift of every treatment for each row")
+    s.add_argument("--model", required=True, help="a folder written by uplift train")
+    s.add_argument("--data", required=True, help="the rows to score: .csv or .parquet")
+    s.add_argument("--out", required=True, help="the scores: .csv or .parquet")
+    s.add_argument("--id", help="id column(s) to pass through, comma separated")
+    s.set_defaults(func=cmd_uplift_score)
     args = p.parse_args(argv)
     return int(args.func(args))
 

@@ -145,7 +145,7 @@ def write_uplift_report(out: Path, result: Any) -> list[Path]:
     ax.axhline(0, color="#999", linewidth=0.8)
     ax.set(xlabel="spend on rights per visitor (yuan, expected)", ylabel="incremental profit per visitor (yuan)")
     ax.set_title("incremental profit against spend", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(out / "uplift_policies.png", dpi=100)
     plt.close(fig)

