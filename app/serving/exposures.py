@@ -35,13 +35,13 @@ class ExposureLog:
         self.interval_s = interval_s
         self.batch = batch
         self.max_pending = max_pending
-        self._pending: list[tuple[str, Mapping[str, str]]] = []
         self._first: list[tuple[str, str, int, str, Exposure]] = []  # shop, experiment, phase, visitor, exposure
         # (shop, experiment, phase, visitor) recently sent: a returning visitor's page views
         # need no more writes (Redis keeps the first exposure anyway, HSETNX).
         self._sent: OrderedDict[tuple[str, str, int, str], None] = OrderedDict()
         self.sent_memory = 200_000
         self._pending: list[tuple[str, Mapping[str, str], Mapping[str, int]]] = []
+        self._first_script = redis.register_script(experiment_store.FIRST_EXPOSURES_LUA)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -94,8 +94,11 @@ class ExposureLog:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for shop_id, fields, _ in entries:
                     queue_exposure(pipe, shop_id, fields)
+                per_shop: dict[str, list[tuple[str, int, str, Exposure]]] = {}
                 for shop_id, exp_id, phase, visitor_id, exposure in firsts:
-                    experiment_store.queue_exposure(pipe, shop_id, exp_id, phase, visitor_id, exposure)
+                    per_shop.setdefault(shop_id, []).append((exp_id, phase, visitor_id, exposure))
+                for shop_id, batch in per_shop.items():
+                    await experiment_store.queue_first_exposures(pipe, self._first_script, shop_id, batch)
                 for shop_id, increments in shown.items():
                     queue_impressions(pipe, shop_id, increments)
                 await asyncio.wait_for(pipe.execute(), 5.0)

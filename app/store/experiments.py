@@ -1,8 +1,8 @@
 """Experiment records in Redis: first exposures, attributed outcomes, and the catch-up
 that attributes the event log to them.
 
-Exposures are written by the render's exposure log (one HSETNX per visitor, experiment
-and phase, batched). Outcomes are not written on the event path: events already land,
+Exposures are written by the render's exposure log (HSETNX per visitor, experiment and
+phase, one script call per shop and batch). Outcomes are not written on the event path: events already land,
 de-duplicated, in the shop's event log stream, and :func:`catch_up` reads that stream
 from a cursor and attributes what is new. So ingesting events costs nothing more for
 experiments, a replayed event is never counted twice (the stream only holds accepted
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -23,10 +24,24 @@ from app.store.visitors import EVENT_LOG_FIELDS
 
 SETTLE_MS = 2_000  # events newer than this wait: their visitor's exposure may still be in a batch
 CHUNK = 200  # event-log entries (batches of events) per step
+FIRST_EXPOSURES_PER_CALL = 2_000
+FIRST_EXPOSURES_LUA = resources.files("app.store").joinpath("lua/first_exposures.lua").read_text()
 
 
-def queue_exposure(pipe: Any, shop_id: str, exp_id: str, phase: int, visitor_id: str, exposure: Exposure) -> None:
-    pipe.hsetnx(keys.experiment_exposures(shop_id, exp_id, phase), visitor_id, exposure.encode())
+async def queue_first_exposures(pipe: Any, script: Any, shop_id: str, firsts: Sequence[tuple[str, int, str, Exposure]]) -> None:
+    """Queue one shop's first exposures, (experiment, phase, visitor, exposure) each, as
+    calls of ``script`` (FIRST_EXPOSURES_LUA registered on the client).
+
+    At most FIRST_EXPOSURES_PER_CALL per call: the backlog of a Redis outage must not
+    become one script that holds the server for long.
+    """
+    for start in range(0, len(firsts), FIRST_EXPOSURES_PER_CALL):
+        index: dict[str, int] = {}
+        args: list[str | int] = []
+        for exp_id, phase, visitor_id, exposure in firsts[start : start + FIRST_EXPOSURES_PER_CALL]:
+            key = keys.experiment_exposures(shop_id, exp_id, phase)
+            args += [index.setdefault(key, len(index) + 1), visitor_id, exposure.encode()]
+        await script(keys=list(index), args=args, client=pipe)  # (queued: a pipeline answers at once)
 
 
 def _events(entries: Sequence[tuple[str, dict[str, str]]]) -> list[LoggedEvent]:
