@@ -60,7 +60,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--renders", type=int, default=3000, help="renders per leg")
     p.add_argument("--visitors", type=int, default=1000)
-    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=40, help="alternating rounds; the bar is judged on their paired differences")
     args = p.parse_args()
     warnings.simplefilter("ignore")
 
@@ -90,23 +90,32 @@ def main() -> None:
         assert len(with_exps.experiments) == 10
         without = replace(with_exps, experiments=())
         rng = random.Random(3)
-        visitors = [f"v{rng.randrange(args.visitors):05d}" if i % 4 else f"anon-{i}" for i in range(args.renders)]
+        # Each leg has visitors of its own (the seeded ones split by parity, new anonymous
+        # ones): a visitor's first page view costs more (the rights grant, first
+        # exposures), so a leg that met the visitors first would pay it for both.
+        visitors = {
+            leg: [f"v{rng.randrange(args.visitors // 2) * 2 + leg:05d}" if i % 4 else f"anon-{leg}-{i}" for i in range(args.renders)]
+            for leg in (0, 1)
+        }
         per_round = args.renders // args.rounds
         lat: dict[str, list[float]] = {"without experiments": [], "with 10 experiments": []}
+        round_mean: dict[str, list[float]] = {name: [] for name in lat}
 
         async def leg(name: str, config: object, chunk: list[str]) -> None:
             service.snapshots.configs["demo"] = config
+            times = []
             for vid in chunk:
                 req = RenderRequest(vid, "home", Context(ts=time.time(), device="mobile"))
                 t = time.perf_counter()
                 await service.render("demo", req, authorize=lambda cfg: None)
-                lat[name].append(time.perf_counter() - t)
+                times.append(time.perf_counter() - t)
+            lat[name] += times
+            round_mean[name].append(statistics.fmean(times))
 
         for k in range(args.rounds):  # alternating rounds: drift of a noisy machine hits both legs
-            chunk = visitors[k * per_round : (k + 1) * per_round]
-            legs = [("without experiments", without), ("with 10 experiments", with_exps)]
-            for name, config in legs if k % 2 == 0 else legs[::-1]:
-                c.portal.call(leg, name, config, chunk)
+            legs = [("without experiments", without, visitors[0]), ("with 10 experiments", with_exps, visitors[1])]
+            for name, config, pool in legs if k % 2 == 0 else legs[::-1]:
+                c.portal.call(leg, name, config, pool[k * per_round : (k + 1) * per_round])
         service.snapshots.configs["demo"] = with_exps
 
         print(f"\n{args.renders} in-process renders per leg, {args.rounds} alternating rounds\n")
@@ -114,8 +123,15 @@ def main() -> None:
         base, exp = lat["without experiments"], lat["with 10 experiments"]
         mean_add = (statistics.fmean(exp) - statistics.fmean(base)) * 1000
         p50_add = rows["with 10 experiments"]["p50_ms"] - rows["without experiments"]["p50_ms"]
+        # Each round's two legs ran back to back, so their difference is free of the
+        # machine's slow drift; the median over rounds is free of the round that a
+        # neighbour's burst hit. The bar is judged on it.
+        paired = sorted((w - o) * 1000 for w, o in zip(round_mean["with 10 experiments"], round_mean["without experiments"], strict=True))
+        added = statistics.median(paired)
+        q1, q3 = paired[len(paired) // 4], paired[3 * len(paired) // 4]
         print(f"\nadded per render: mean {mean_add:+.3f} ms, p50 {p50_add:+.3f} ms; "
               f"ratio with/without (mean) {statistics.fmean(exp) / statistics.fmean(base):.3f}")
+        print(f"paired rounds ({len(paired)}): median added {added:+.3f} ms (quartiles {q1:+.3f} .. {q3:+.3f})")
 
         matched = {"dormant"}
         n = 20_000
@@ -125,7 +141,7 @@ def main() -> None:
             overrides_for(with_exps.experiments, assignments)
         alone = (time.perf_counter() - t) / n * 1000
         print(f"assignment alone (10 experiments + levers, pure): {alone * 1000:.1f} µs per render")
-        print(f"bar: under 0.5 ms added per render -> {'met' if mean_add < 0.5 else 'NOT met'} (mean {mean_add:.3f} ms)")
+        print(f"bar: under 0.5 ms added per render -> {'met' if added < 0.5 else 'NOT met'} (median of paired rounds {added:+.3f} ms)")
 
 
 if __name__ == "__main__":
