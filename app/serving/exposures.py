@@ -94,10 +94,10 @@ class ExposureLog:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for shop_id, fields, _ in entries:
                     queue_exposure(pipe, shop_id, fields)
-                per_shop: dict[str, list[tuple[str, int, str, Exposure]]] = {}
+                firsts_by_shop: dict[str, list[tuple[str, int, str, Exposure]]] = {}
                 for shop_id, exp_id, phase, visitor_id, exposure in firsts:
-                    per_shop.setdefault(shop_id, []).append((exp_id, phase, visitor_id, exposure))
-                for shop_id, batch in per_shop.items():
+                    firsts_by_shop.setdefault(shop_id, []).append((exp_id, phase, visitor_id, exposure))
+                for shop_id, batch in firsts_by_shop.items():
                     await experiment_store.queue_first_exposures(pipe, self._first_script, shop_id, batch)
                 for shop_id, increments in shown.items():
                     queue_impressions(pipe, shop_id, increments)
