@@ -175,6 +175,20 @@ def with_coupon(slots: tuple[SlotDecision, ...], right: Right | None) -> tuple[S
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class RightsAnswer:
+    """The rights step's outcome, made while the page was being decided."""
+
+    rights: dict[str, Any]  # the render's "rights" answer
+    right: Right | None  # the right the coupon strips lead with
+    fallback: Fallback | None = None
+
+
+def with_rights(d: PageDecision, answer: RightsAnswer) -> PageDecision:
+    fallbacks = d.fallbacks if answer.fallback is None else (*d.fallbacks, answer.fallback)
+    return replace(d, rights=answer.rights, slots=with_coupon(d.slots, answer.right), fallbacks=fallbacks)
+
+
 class RenderService:
     def __init__(
         self,
@@ -249,6 +263,7 @@ class RenderService:
         page = config.pages.get(req.page)
         if page is None:
             raise PageNotFound(req.page, sorted(config.pages))
+        rights_task: asyncio.Task[RightsAnswer] | None = None
         try:
             attributes = self._attributes(config, req, profile, fallbacks)
             # The shop's holdout sees no personalization at all: no crowd, no model, no
@@ -267,6 +282,11 @@ class RenderService:
             overrides = overrides_for(config.experiments, assignments)
             forced = {slot: (o.value, o.reason) for (page, slot), o in overrides.blocks.items() if page == req.page}
             strategy = overrides.strategy(req.page)
+            if config.rights and self.rights is not None:
+                # Started now, awaited after the page decision: the grant's round trip
+                # (and the embedded Redis's fsync) and the uplift model's thread run while
+                # the ranker scores the grids, instead of after them.
+                rights_task = asyncio.create_task(self._rights(config, req, profile, matched, overrides, held_right, render_id, not plain))
             rank_scores: dict[str, np.ndarray]
             if plain or (strategy is not None and strategy.value == "popularity"):
                 rank_scores, ranker_version = {}, None
@@ -277,10 +297,12 @@ class RenderService:
                 decision, model_version=model_version, ranker_version=ranker_version, experiments=assignments, in_holdout=held,
                 personalized=not plain,
             )
-            if config.rights and self.rights is not None:
-                decision = await self._grant_rights(decision, config, req, profile, matched, overrides, held_right)
+            if rights_task is not None:
+                decision = with_rights(decision, await rights_task)
             decision = self._attach_banners(decision, config, catalog.catalog.products, req, overrides)
         except Exception as exc:  # the decision must never cost the storefront its page
+            if rights_task is not None and not rights_task.done():
+                await rights_task  # (it never raises; a grant made stays with the visitor for the next page)
             log.exception("render decision failed for shop %s", shop_id)
             fallbacks.append(Fallback("page", f"decision failed ({type(exc).__name__})", "static default page"))
             decision = static_decision(render_id, shop_id, req, fallbacks)
@@ -422,30 +444,31 @@ class RenderService:
             forced=forced,
         )
 
-    async def _grant_rights(
+    async def _rights(
         self,
-        d: PageDecision,
         config: ShopConfig,
         req: RenderRequest,
         profile: visitor_store.StoredProfile,
         matched: set[str],
         overrides: Overrides,
         held_right: Any,
-    ) -> PageDecision:
+        render_id: str,
+        personalized: bool,
+    ) -> RightsAnswer:
         """The visitor's right for this page view: the one they hold, or a new decision.
 
         A preview decides but grants nothing (no budget is spent on a merchant's look).
-        A failure costs the page its personal right, never the page.
+        A failure costs the page its personal right, never the page: this never raises.
         """
         assert self.rights is not None
-        now = req.context.ts
+        shop_id, now = config.shop.shop_id, req.context.ts
         try:
             grant = None if req.preview else rights_store.live_grant(held_right, now)
             if grant is None:
                 lever = overrides.rights_policy()
-                decision, uplift_version = self.rights.decide(
+                decision, uplift_version = await self.rights.decide(
                     config.rights, config.rights_settings, profile.behaviour, req.context, matched,
-                    personalized=d.personalized, lever=lever.value if lever is not None else None,
+                    personalized=personalized, lever=lever.value if lever is not None else None,
                 )
                 version = f"config {config.version}, uplift {uplift_version or 'none'}"
                 if req.preview:
@@ -453,17 +476,16 @@ class RenderService:
                     first = config.rights.get(decision.candidates[0]) if decision.candidates else None
                     if first is not None:
                         answer["granted"] = first.summary()
-                    return replace(d, rights=answer, slots=with_coupon(d.slots, first))
+                    return RightsAnswer(answer, first)
                 grant = await self.rights.grant(
-                    d.shop_id, d.visitor_id, decision, config.rights, now=now, zone=config.derived_settings.timezone,
-                    policy_version=version, render_id=d.render_id,
+                    shop_id, req.visitor_id, decision, config.rights, now=now, zone=config.derived_settings.timezone,
+                    policy_version=version, render_id=render_id,
                 )
         except Exception as exc:
-            log.exception("rights failed for shop %s", d.shop_id)
+            log.exception("rights failed for shop %s", shop_id)
             fb = Fallback("rights", f"rights failed ({type(exc).__name__})", "no personal right on this page")
-            return replace(d, fallbacks=(*d.fallbacks, fb), rights={"granted": None, "status": "failed"})
-        right = config.rights.get(grant.right) if grant.right else None
-        return replace(d, rights=grant.as_dict(config.rights), slots=with_coupon(d.slots, right))
+            return RightsAnswer({"granted": None, "status": "failed"}, None, fb)
+        return RightsAnswer(grant.as_dict(config.rights), config.rights.get(grant.right) if grant.right else None)
 
     def _attach_banners(
         self, d: PageDecision, config: ShopConfig, products: Mapping[str, Product], req: RenderRequest, overrides: Overrides

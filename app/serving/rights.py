@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import anyio
 import numpy as np
 
 from app.core.features import FeatureSpec, visitor_row
@@ -39,6 +40,7 @@ class UpliftModelLike(Protocol):
     spec: FeatureSpec
     arms: tuple[str, ...]
     control: str
+    order_value_spread: float
 
     def predict(self, X: np.ndarray) -> Mapping[str, ArmPredictionLike]: ...
 
@@ -55,8 +57,9 @@ def arm_scores(model: UpliftModelLike, behaviour: Behaviour, context: Context, w
     pred = model.predict(visitor_row(model.spec, behaviour, context)[None, :])
     c = pred[model.control]
     base_p, base_rev = float(c.conversion[0]), float(c.revenue[0])
+    spread = model.order_value_spread
     return {
-        a: ArmScore(float(pred[a].conversion[0]), base_p, float(pred[a].revenue[0]), base_rev, float(pred[a].order_value[0]))
+        a: ArmScore(float(pred[a].conversion[0]), base_p, float(pred[a].revenue[0]), base_rev, float(pred[a].order_value[0]), spread)
         for a in arms
     }
 
@@ -75,7 +78,7 @@ class RightsService:
         self.model = model
         self.rng = rng or random.Random()
 
-    def decide(
+    async def decide(
         self,
         rights: Mapping[str, Right],
         settings: RightsSettings,
@@ -86,13 +89,17 @@ class RightsService:
         personalized: bool,
         lever: str | None,
     ) -> tuple[RightsDecision, str | None]:
-        """The policy's decision (pure but for the model call) and the model version."""
+        """The policy's decision (pure but for the model call) and the model version.
+
+        The model runs in a worker thread: LightGBM releases the GIL, so it overlaps with
+        the ranker's thread of the same page view instead of holding the event loop.
+        """
         personalized = personalized and settings.personalized  # the shop's switch, then the visitor's
         model: UpliftModelLike | None = self.model.current if self.model is not None else None
         scores: dict[str, ArmScore] = {}
         if model is not None and personalized and lever not in ("none", "default"):
             wanted = {r.id for r in rights.values() if r.mode == "uplift" and r.live_at(context.ts)}
-            scores = arm_scores(model, behaviour, context, wanted)
+            scores = await anyio.to_thread.run_sync(arm_scores, model, behaviour, context, wanted)
         inputs = PolicyInputs(
             rights=tuple(rights.values()),
             now=context.ts,
