@@ -228,6 +228,15 @@ def _ts(s: str | None) -> float | None:
     return datetime.fromisoformat(s).timestamp() if s else None
 
 
+def reach_probability(order_value: float, min_spend: float, spread: float) -> float:
+    """P(an order expected at ``order_value`` reaches ``min_spend``) under a log-normal
+    spread of ``spread`` (sd of the log); 1 without a threshold or without a spread."""
+    if min_spend <= 0 or spread <= 0:
+        return 1.0
+    z = (math.log(max(order_value, 1e-9) / min_spend) - spread * spread / 2) / spread
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
 @dataclass(frozen=True)
 class Right:
     """A right compiled for serving: money in cents, times in epoch seconds."""
@@ -296,19 +305,24 @@ class Right:
         end = ts + self.grant_s
         return min(end, self.valid_until) if self.valid_until is not None else end
 
-    def expected_cost(self, p_buy: float, order_value: float) -> float:
+    def expected_cost(self, p_buy: float, order_value: float, spread: float = 0.0) -> float:
         """Expected cost in yuan of granting to a visitor who buys with probability
-        ``p_buy`` an order of ``order_value``.
+        ``p_buy`` an order of ``order_value`` (its expected value).
 
-        Every purchase under the right is assumed to redeem it, even one that may fall
-        below a minimum spend: an overestimate, so the policy errs towards granting less.
+        A right with a minimum spend is redeemed only by orders that reach it. ``spread``
+        is the standard deviation of ln(order value) around its prediction (the uplift
+        model's manifest records it): orders are taken as log-normal around the expected
+        value, so ``P(order >= min_spend) = Φ((ln(value / min_spend) - spread² / 2) / spread)``,
+        the formula the training evaluated the policy with. Without a spread every
+        purchase counts as a redemption: an overestimate, so the policy errs towards
+        granting less.
         """
         c = self.cost
         fixed = c.get("per_grant") or 0.0
         share = (c.get("share_of_order") or 0.0) * order_value
         if c.get("cap") is not None:
             share = min(share, c["cap"])
-        return fixed + p_buy * ((c.get("per_redemption") or 0.0) + share)
+        return fixed + p_buy * reach_probability(order_value, self.min_spend, spread) * ((c.get("per_redemption") or 0.0) + share)
 
     def redemption_cost_cents(self, order_cents: int) -> int:
         """What one redemption on an order of ``order_cents`` costs (per-grant cost excluded)."""

@@ -43,6 +43,7 @@ class ArmScore:
     revenue: float  # E[revenue | granted]
     revenue_control: float  # E[revenue | no right]
     order_value: float  # E[order value | buys, granted]
+    order_value_spread: float = 0.0  # sd of ln(order value) around it (the model's; 0: unknown)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def eligible(rights: Sequence[Right], now: float, matched: Collection[str]) -> l
 
 def score(right: Right, s: ArmScore, margin_rate: float) -> Scored:
     d_revenue = s.revenue - s.revenue_control
-    cost = right.expected_cost(s.conversion, s.order_value)
+    cost = right.expected_cost(s.conversion, s.order_value, s.order_value_spread)
     return Scored(right.id, s.conversion - s.conversion_control, d_revenue, cost, margin_rate * d_revenue - cost)
 
 

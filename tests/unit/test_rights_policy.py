@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.rights.definition import Right, RightIn
+from app.rights.definition import Right, RightIn, reach_probability
 from app.rights.policy import ArmScore, PolicyInputs, decide, eligible, pacing_allowance, score
 
 NOW = 1_790_000_000.0
@@ -136,6 +136,29 @@ def test_score_uses_the_cost_model() -> None:
     # cost: 0.5 * min(10 % of 400, 30) = 15
     assert s.expected_cost == pytest.approx(15.0)
     assert s.profit == pytest.approx(0.35 * (200 - 80) - 15)
+
+
+@pytest.mark.parametrize(
+    ("value", "min_spend", "spread", "p"),
+    [
+        (250, 0, 0.5, 1.0),  # no threshold
+        (150, 199, 0.0, 1.0),  # no spread known: every purchase counts (the overestimate)
+        (199 * 1.1331484530668263, 199, 0.5, 0.5),  # the median order sits on the threshold: e^(σ²/2) above it
+        (100, 199, 0.5, 0.0519),  # far below: rarely reached
+        (600, 199, 0.5, 0.9748),  # far above: almost always
+    ],
+)
+def test_a_min_spend_is_reached_with_log_normal_orders(value: float, min_spend: float, spread: float, p: float) -> None:
+    assert reach_probability(value, min_spend, spread) == pytest.approx(p, abs=1e-4)
+
+
+def test_the_model_spread_lowers_the_cost_of_a_threshold_few_orders_reach() -> None:
+    cash50 = right("cash50", value={"amount": 50, "min_spend": 399})
+    s = score(cash50, arm(0.40, 0.10, order=250), 0.35)
+    spread = score(cash50, ArmScore(0.40, 0.10, 100.0, 25.0, 250.0, order_value_spread=0.5), 0.35)
+    assert s.expected_cost == pytest.approx(0.40 * 50)  # every purchase assumed to redeem
+    assert spread.expected_cost == pytest.approx(0.40 * 50 * reach_probability(250, 399, 0.5))
+    assert spread.expected_cost < 0.2 * s.expected_cost and spread.profit > s.profit
 
 
 @pytest.mark.parametrize(
