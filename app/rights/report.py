@@ -33,6 +33,7 @@ class Tally:
     explored_conversions: int = 0
     granted_today: int = 0
     reserved_today: int = 0
+    released: int = 0  # reservations given back by grants that ended unredeemed
 
     @staticmethod
     def of(counters: dict[str, int], arm: str, day: str) -> Tally:
@@ -40,6 +41,7 @@ class Tally:
         return Tally(
             g(f"{arm}:granted", 0), g(f"{arm}:reserved", 0), g(f"{arm}:redeemed", 0), g(f"{arm}:spend", 0), g(f"{arm}:conv", 0),
             g(f"{arm}:x:n", 0), g(f"{arm}:x:conv", 0), g(f"{arm}:d:{day}:granted", 0), g(f"{arm}:d:{day}:reserved", 0),
+            g(f"{arm}:released", 0),
         )
 
 
@@ -87,7 +89,10 @@ def right_report(right: Right, tally: Tally, none: Tally, seconds_into_day: floa
         "redeemed": tally.redeemed,
         "redemption_rate": round(tally.redeemed / tally.granted, 4) if tally.granted else None,
         "spend": round(tally.spend / 100, 2),
+        # what the money budget is charged with: the worst case of every grant still
+        # outstanding plus what redeemed grants really cost
         "reserved": round(tally.reserved / 100, 2),
+        "released": round(tally.released / 100, 2),
         "budget": {"money": None if right.budget_cents is None else right.budget_cents / 100, "count": right.budget_count},
         "remaining": remaining,
         "today": today,

@@ -192,9 +192,15 @@ def rights_visitor(shop_id: str, visitor_id: str) -> str:
 
 
 def rights_stats(shop_id: str) -> str:
-    """Hash: "<right>:granted|reserved|redeemed|spend|conv" and the exploration tallies
+    """Hash: "<right>:granted|reserved|released|redeemed|spend|conv" and the exploration tallies
     "<arm>:x:n|x:conv", "<right>:d:<day>:granted|reserved" (cents for money)."""
     return f"{_p(shop_id)}:rights:stats"
+
+
+def rights_outstanding(shop_id: str) -> str:
+    """Sorted set: grants whose money is still reserved, "<right>|<reserved cents>|<grant id>",
+    scored by when the reservation is released if the grant has not been redeemed (ms)."""
+    return f"{_p(shop_id)}:rights:outstanding"
 
 
 def rights_audit(shop_id: str) -> str:

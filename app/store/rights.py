@@ -26,6 +26,7 @@ from app.store import keys
 _GRANT_LUA = resources.files("app.store").joinpath("lua/rights_grant.lua").read_text()
 _PURCHASE_LUA = resources.files("app.store").joinpath("lua/rights_purchase.lua").read_text()
 AUDIT_MAXLEN = 200_000
+RELEASE_GRACE_S = 86400.0  # an unredeemed grant's money stays reserved this long after its end (late purchase events)
 NONE_HOLD_S = 3600.0  # a visitor offered nothing is asked again after an hour, not on every page
 
 
@@ -103,6 +104,7 @@ def grant_args(
             -1 if r.daily_cents is None else pacing_allowance(r.daily_cents, into_day),
             r.per_visitor_limit,
         ]
+    args.append(round(RELEASE_GRACE_S * 1000))
     return args
 
 
@@ -126,7 +128,7 @@ class RightsStore:
     ) -> Grant:
         audit = {"policy_version": policy_version, "visitor": visitor_id, "render_id": render_id}
         args = grant_args(decision, rights, now, utc_offset_s, audit, secrets.token_hex(8))
-        kv = [keys.rights_visitor(shop_id, visitor_id), keys.rights_stats(shop_id), keys.rights_audit(shop_id)]
+        kv = [keys.rights_visitor(shop_id, visitor_id), keys.rights_stats(shop_id), keys.rights_audit(shop_id), keys.rights_outstanding(shop_id)]
         reply = await self._grant(keys=kv, args=args)
         status = _s(reply[0])
         if status == "sticky":
@@ -149,7 +151,7 @@ class RightsStore:
             cost = named.redemption_cost_cents(order) if named is not None else 0
             min_spend = round(named.min_spend * 100) if named is not None else -1
             args += [vi, e.event_id, round(e.ts * 1000), e.right_id or "", cost, min_spend, order]
-        kv = [keys.rights_stats(shop_id), *(keys.rights_visitor(shop_id, v) for v in visitors)]
+        kv = [keys.rights_stats(shop_id), keys.rights_outstanding(shop_id), *(keys.rights_visitor(shop_id, v) for v in visitors)]
         return [_s(w) for w in await self._purchase(keys=kv, args=args)]
 
     async def counters(self, shop_id: str) -> dict[str, int]:

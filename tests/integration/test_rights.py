@@ -275,3 +275,40 @@ def test_an_experiment_pulls_the_rights_lever(client: TestClient, rich_shop: Sho
             assert granted["id"] == "women20"
     assert seen == {"policy", "nothing"}
 
+
+
+def test_an_unredeemed_grant_gives_its_reservation_back_after_its_term_and_grace(client: TestClient, rich_shop: ShopKeys) -> None:
+    """Each grant reserves its worst case (here 30); a redemption keeps only what it cost;
+    a grant that ended unredeemed is released a day (the grace for late purchase events)
+    after its end; a purchase arriving later still is charged at its cost."""
+    shop = rich_shop
+    pct = {"name": "九折", "kind": "percent_off", "value": {"percent": 10, "max_discount": 30}}
+    put_right(client, shop, "pct", **pct, crowds=["women"], mode="crowd", budget={"money": 100}, valid={"grant_days": 1})
+    women = [{"visitor_id": v, "attributes": {"gender": "female"}} for v in ("dana", "erin")]
+    client.put(shop.url("/visitors"), json={"visitors": women}, headers=shop.merchant)
+    then = time.time() - 3 * 86400
+
+    def render_at(visitor: str, ts: float) -> dict[str, Any]:
+        return render(client, shop, visitor, context={"ts": ts})["rights"]
+
+    def buy(visitor: str, event_id: str, ts: float, amount: float) -> str:
+        event = {"event_id": event_id, "type": "purchase", "visitor_id": visitor, "ts": ts, "amount": amount, "right_id": "pct"}
+        r = client.post(shop.url("/events"), json={"events": [event]}, headers=shop.storefront)
+        assert r.status_code == 200, r.text
+        return r.json()["rights"][0]["result"]
+
+    assert render_at("alice", then)["granted"]["id"] == "pct"
+    assert render_at("dana", then)["granted"]["id"] == "pct"
+    s = stats(client, shop, "pct")
+    assert (s["reserved"], s["remaining"]) == (60.0, {"money": 40.0})
+    assert buy("dana", "d1", then + 3600, 200) == "redeemed"  # 10 % of 200: 20 of the 30 reserved
+    s = stats(client, shop, "pct")
+    assert (s["spend"], s["reserved"], s["released"]) == (20.0, 50.0, 0.0)
+    # Now, two days after alice's grant ended: the next grant releases hers first.
+    assert render_at("erin", time.time())["granted"]["id"] == "pct"
+    s = stats(client, shop, "pct")
+    assert (s["reserved"], s["released"], s["remaining"]) == (50.0, 30.0, {"money": 50.0})
+    # Her purchase within the term, reported only now, still redeems and is charged.
+    assert buy("alice", "a1", then + 7200, 150) == "redeemed"
+    s = stats(client, shop, "pct")
+    assert (s["spend"], s["reserved"], s["redeemed"]) == (35.0, 65.0, 2)

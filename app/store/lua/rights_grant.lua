@@ -5,9 +5,14 @@
 -- can both see the last unit free. Money is reserved at the right's worst-case cost
 -- per grant, so redemptions can never spend more than the budget.
 --
+-- An unredeemed grant stops holding its reservation once its term and a grace period
+-- for late purchase events are over: each call first releases up to 50 such grants
+-- (KEYS[4]), so a budget is not used up by coupons nobody can use any more.
+--
 -- KEYS[1] the visitor's rights hash (field "current": the live decision as JSON;
 --         "n:<right>": redemptions so far), KEYS[2] the shop's rights counters hash,
---         KEYS[3] the audit stream.
+--         KEYS[3] the audit stream, KEYS[4] the outstanding grants (sorted set by
+--         release time: "<right>|<reserved cents>|<grant id>").
 -- ARGV[1] now (ms), ARGV[2] today (local YYYYMMDD), ARGV[3] the decision as JSON
 -- (without right, grant id and end), ARGV[4] how long a "none" stays decided (ms),
 -- ARGV[5] grant id, ARGV[6] audit stream max length, ARGV[7] the arm the policy
@@ -15,13 +20,25 @@
 -- ARGV[8] explore (0/1), ARGV[9] N candidates, then 8 values per candidate: id,
 -- grant end (ms), reserved cost (cents), count budget, money budget (cents),
 -- today's count allowance, today's money allowance (cents) (-1 where unlimited),
--- and how many redemptions one visitor may make.
+-- and how many redemptions one visitor may make; then ARGV[10 + 8N] the grace after a
+-- grant's end before its reservation is released (ms).
 -- Returns {"sticky", current JSON} | {"granted", right, decision JSON, skipped}
 --         | {"none", decision JSON, skipped}; skipped: "right:why,right:why".
-local vkey, stats, audit = KEYS[1], KEYS[2], KEYS[3]
+local vkey, stats, audit, outstanding = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, day = tonumber(ARGV[1]), ARGV[2]
 local hold_none, grant_id, maxlen = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local arm, explore, n = ARGV[7], ARGV[8] == '1', tonumber(ARGV[9])
+local grace = tonumber(ARGV[10 + n * 8])
+
+local due = redis.call('ZRANGEBYSCORE', outstanding, '-inf', now, 'LIMIT', 0, 50)
+for _, member in ipairs(due) do
+  local right, cents = string.match(member, '^(.*)|(%d+)|[^|]*$')
+  if right then
+    redis.call('HINCRBY', stats, right .. ':reserved', -tonumber(cents))
+    redis.call('HINCRBY', stats, right .. ':released', tonumber(cents))
+  end
+  redis.call('ZREM', outstanding, member)
+end
 
 local current = redis.call('HGET', vkey, 'current')
 if current then
@@ -67,9 +84,13 @@ for i = 0, n - 1 do
     decision.grant_id = grant_id
     decision.until_ms = until_ms
     decision.at_ms = now
+    decision.reserved = cost
     decision.skipped = table.concat(skipped, ',')
     local body = cjson.encode(decision)
     redis.call('HSET', vkey, 'current', body)
+    if cost > 0 then
+      redis.call('ZADD', outstanding, until_ms + grace, id .. '|' .. cost .. '|' .. grant_id)
+    end
     redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body)
     return {'granted', id, body, decision.skipped}
   end

@@ -7,18 +7,24 @@
 -- from the minimum spend up), adds the redemption's cost to the right's spend and
 -- counts towards the visitor's limit; the grant is then used up.
 --
--- KEYS[1] the shop's rights counters hash, KEYS[1+v] visitor v's rights hash.
+-- A redemption turns the grant's reservation into what it really cost: the reserved
+-- worst case is taken off and the actual cost put on (had the reservation already been
+-- released, by a purchase event later than the grace, the cost alone is put on), so
+-- "reserved" stays the outstanding worst cases plus the money really spent.
+--
+-- KEYS[1] the shop's rights counters hash, KEYS[2] the outstanding grants (sorted
+-- set, see rights_grant.lua), KEYS[2+v] visitor v's rights hash.
 -- ARGV[1] N purchases, then 7 values per purchase: visitor index (1-based), event
 -- id, ts (ms), the right it names ('' for none), its cost (cents), its minimum spend
 -- (cents; -1 when the right is unknown), the order's amount (cents).
 -- Returns one word per purchase: redeemed | converted | converted_before |
 -- outside_term | duplicate | no_decision | not_held | expired | already_redeemed |
 -- below_min_spend | unknown_right.
-local stats, n = KEYS[1], tonumber(ARGV[1])
+local stats, outstanding, n = KEYS[1], KEYS[2], tonumber(ARGV[1])
 local out = {}
 for i = 0, n - 1 do
   local b = 2 + i * 7
-  local vkey = KEYS[1 + tonumber(ARGV[b])]
+  local vkey = KEYS[2 + tonumber(ARGV[b])]
   local event_id, ts = ARGV[b + 1], tonumber(ARGV[b + 2])
   local named, cost, min_spend = ARGV[b + 3], tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
   local order = tonumber(ARGV[b + 6])
@@ -60,6 +66,12 @@ for i = 0, n - 1 do
           cur.until_ms = ts
           redis.call('HINCRBY', stats, named .. ':redeemed', 1)
           redis.call('HINCRBY', stats, named .. ':spend', cost)
+          local held = tonumber(cur.reserved or 0)
+          if held > 0 and redis.call('ZREM', outstanding, named .. '|' .. held .. '|' .. cur.grant_id) == 1 then
+            redis.call('HINCRBY', stats, named .. ':reserved', cost - held)
+          else
+            redis.call('HINCRBY', stats, named .. ':reserved', cost)
+          end
           redis.call('HINCRBY', vkey, 'n:' .. named, 1)
           word = 'redeemed'
         end
