@@ -20,8 +20,8 @@ from pathlib import Path
 
 from app.core.features import FeatureSpec
 
-# the uplift demo's default campaign: 6 waves of 30,000 visitors (see training/coupon_sim.py)
-UPLIFT_VISITORS = 30000
+# the uplift demo's default campaign: 6 waves of 90,000 visitors (see training/coupon_sim.py)
+UPLIFT_VISITORS = 90000
 UPLIFT_WAVES = 6
 
 
