@@ -284,8 +284,8 @@ class RenderService:
             strategy = overrides.strategy(req.page)
             if config.rights and self.rights is not None:
                 # Started now, awaited after the page decision: the grant's round trip
-                # (and the embedded Redis's fsync) and the uplift model's thread run while
-                # the ranker scores the grids, instead of after them.
+                # (and the embedded Redis's fsync) runs while the ranker's thread scores
+                # the grids, instead of after them.
                 rights_task = asyncio.create_task(self._rights(config, req, profile, matched, overrides, held_right, render_id, not plain))
             rank_scores: dict[str, np.ndarray]
             if plain or (strategy is not None and strategy.value == "popularity"):
@@ -466,7 +466,7 @@ class RenderService:
             grant = None if req.preview else rights_store.live_grant(held_right, now)
             if grant is None:
                 lever = overrides.rights_policy()
-                decision, uplift_version = await self.rights.decide(
+                decision, uplift_version = self.rights.decide(
                     config.rights, config.rights_settings, profile.behaviour, req.context, matched,
                     personalized=personalized, lever=lever.value if lever is not None else None,
                 )
