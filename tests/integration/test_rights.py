@@ -312,3 +312,5 @@ def test_an_unredeemed_grant_gives_its_reservation_back_after_its_term_and_grace
     assert buy("alice", "a1", then + 7200, 150) == "redeemed"
     s = stats(client, shop, "pct")
     assert (s["spend"], s["reserved"], s["redeemed"]) == (35.0, 65.0, 2)
+    listed = client.get(shop.url("/rights:stats"), headers=shop.merchant).json()["rights"]
+    assert [(x["id"], x["spend"], x["reserved"], x["released"]) for x in listed] == [("pct", 35.0, 65.0, 30.0)]
