@@ -19,9 +19,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.features import visitor_row  # noqa: E402
-from app.core.profile import Behaviour, Context  # noqa: E402
-from app.scoring.uplift_model import load_uplift  # noqa: E402
+from app.core.features import visitor_row
+from app.core.profile import Behaviour, Context
+from app.scoring.uplift_model import load_uplift
 
 FOLDER = Path(__file__).resolve().parents[1] / "models" / "uplift"
 
