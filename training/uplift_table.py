@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from app.scoring.attribute_models import ModelRejected
-from app.scoring.uplift_model import ArmBoosters, read_arm_boosters, read_manifest
+from app.scoring.uplift_model import ArmBoosters, read_arm_boosters, read_kind_manifest
 from training.uplift_demo import arm_entries
 from training.uplift_learners import AMOUNT, BINARY, ArmTable, train_learner
 
@@ -219,7 +219,7 @@ def save_table_model(model: TableModel, out: Path, data_digest: str) -> Path:
 
 
 def load_table_model(folder: Path) -> tuple[ArmBoosters, tuple[Feature, ...], dict[str, Any]]:
-    manifest, _ = read_manifest(folder, KIND)
+    manifest, _ = read_kind_manifest(folder, KIND)
     feats = []
     for f in manifest.get("features") or []:
         cats = f.get("categories")

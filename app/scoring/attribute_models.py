@@ -76,18 +76,8 @@ class AttributeModels:
 
 def load_model_set(folder: Path) -> AttributeModels:
     """Load and verify a model set, or raise :class:`ModelRejected` saying why."""
-    manifest_path = folder / "manifest.json"
-    try:
-        raw = manifest_path.read_bytes()
-        manifest = json.loads(raw)
-    except (OSError, ValueError) as exc:
-        raise ModelRejected(f"manifest unreadable: {exc}") from exc
-    features = manifest.get("features") or {}
-    if features.get("version") != FEATURES_VERSION:
-        raise ModelRejected(f"built for features {features.get('version')!r}, this service has {FEATURES_VERSION!r}")
-    spec = FeatureSpec(categories=tuple(features.get("categories") or ()), timezone=features.get("timezone", "Asia/Shanghai"))
-    if list(spec.visitor_names) != features.get("names"):
-        raise ModelRejected("feature names or order differ from this service's feature code")
+    manifest, raw = read_manifest(folder)
+    spec = visitor_spec(manifest.get("features") or {})
     targets = []
     for entry in manifest.get("models", []):
         path = folder / entry["file"]
@@ -109,9 +99,42 @@ def load_model_set(folder: Path) -> AttributeModels:
         targets.append(_Target(entry["target"], classes, booster, calibration))
     if not targets:
         raise ModelRejected("the manifest lists no model")
-    version = f"{manifest.get('created_at', '?')}#{hashlib.sha256(raw).hexdigest()[:8]}"
+    version = manifest_version(manifest, raw)
     metrics = {e["target"]: e.get("metrics", {}) for e in manifest.get("models", [])}
     return AttributeModels(version, spec, tuple(targets), metrics)
+
+
+def read_manifest(folder: Path) -> tuple[dict[str, Any], bytes]:
+    """A model folder's ``manifest.json``, parsed, and its bytes (the version digests them)."""
+    try:
+        raw = (folder / "manifest.json").read_bytes()
+        manifest = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise ModelRejected(f"manifest unreadable: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ModelRejected("manifest unreadable: not a JSON object")
+    return manifest, raw
+
+
+def manifest_version(manifest: Mapping[str, Any], raw: bytes) -> str:
+    """A published model's version: when it was made and a digest of its manifest."""
+    return f"{manifest.get('created_at', '?')}#{hashlib.sha256(raw).hexdigest()[:8]}"
+
+
+def feature_spec(features: Mapping[str, Any]) -> FeatureSpec:
+    """The feature spec a manifest's ``features`` entry describes (not yet checked)."""
+    return FeatureSpec(categories=tuple(features.get("categories") or ()), timezone=features.get("timezone", "Asia/Shanghai"))
+
+
+def visitor_spec(features: Mapping[str, Any]) -> FeatureSpec:
+    """The spec of a model that reads the visitor row, refused unless this service
+    builds the same row (feature version, names and their order)."""
+    if features.get("version") != FEATURES_VERSION:
+        raise ModelRejected(f"built for features {features.get('version')!r}, this service has {FEATURES_VERSION!r}")
+    spec = feature_spec(features)
+    if list(spec.visitor_names) != features.get("names"):
+        raise ModelRejected("feature names or order differ from this service's feature code")
+    return spec
 
 
 def read_booster(folder: Path, name: object, sha256: object, n_features: int) -> lgb.Booster:

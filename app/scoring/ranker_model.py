@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +10,13 @@ import numpy as np
 
 from app.core.features import FEATURES_VERSION, RANKING_VERSION, FeatureSpec, ranking_names
 from app.core.ranking import purchase_score
-from app.scoring.attribute_models import ModelRejected, read_booster
+from app.scoring.attribute_models import (
+    ModelRejected,
+    feature_spec,
+    manifest_version,
+    read_booster,
+    read_manifest,
+)
 
 
 @dataclass(frozen=True)
@@ -39,18 +43,14 @@ class RankerModel:
 
 
 def load_ranker(folder: Path) -> RankerModel:
-    try:
-        raw = (folder / "manifest.json").read_bytes()
-        manifest = json.loads(raw)
-    except (OSError, ValueError) as exc:
-        raise ModelRejected(f"manifest unreadable: {exc}") from exc
+    manifest, raw = read_manifest(folder)
     features = manifest.get("features") or {}
     if features.get("version") != FEATURES_VERSION or features.get("ranking_version") != RANKING_VERSION:
         raise ModelRejected(
             f"built for features {features.get('version')!r}/{features.get('ranking_version')!r}, "
             f"this service has {FEATURES_VERSION!r}/{RANKING_VERSION!r}"
         )
-    spec = FeatureSpec(categories=tuple(features.get("categories") or ()), timezone=features.get("timezone", "Asia/Shanghai"))
+    spec = feature_spec(features)
     if list(ranking_names(spec)) != features.get("ranking_names"):
         raise ModelRejected("ranking feature names or order differ from this service's feature code")
     booster = read_booster(folder, manifest.get("file"), manifest.get("sha256"), len(ranking_names(spec)))
@@ -61,5 +61,5 @@ def load_ranker(folder: Path) -> RankerModel:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelRejected(f"the conversion model's weight is missing or not a number: {exc}") from exc
         conversion = read_booster(folder, conv.get("file"), conv.get("sha256"), len(ranking_names(spec)))
-    version = f"{manifest.get('created_at', '?')}#{hashlib.sha256(raw).hexdigest()[:8]}"
+    version = manifest_version(manifest, raw)
     return RankerModel(version, spec, booster, conversion, weight)

@@ -18,8 +18,6 @@ service's feature code, like :mod:`app.scoring.ranker_model`; anything off raise
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +26,14 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from app.core.features import FEATURES_VERSION, FeatureSpec
-from app.scoring.attribute_models import ModelRejected, read_booster
+from app.core.features import FeatureSpec
+from app.scoring.attribute_models import (
+    ModelRejected,
+    manifest_version,
+    read_booster,
+    read_manifest,
+    visitor_spec,
+)
 
 KIND = "uplift"
 BINARY = "binary"
@@ -115,26 +119,18 @@ def read_arm_boosters(folder: Path, entry: Mapping[str, Any], arms: tuple[str, .
     return ArmBoosters(arms, kind, tuple(boosters), tuple(adds))
 
 
-def read_manifest(folder: Path, kind: str) -> tuple[dict[str, Any], bytes]:
-    try:
-        raw = (folder / "manifest.json").read_bytes()
-        manifest = json.loads(raw)
-    except (OSError, ValueError) as exc:
-        raise ModelRejected(f"manifest unreadable: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("kind") != kind:
-        raise ModelRejected(f"not an {kind!r} model (kind {manifest.get('kind') if isinstance(manifest, dict) else None!r})")
+def read_kind_manifest(folder: Path, kind: str) -> tuple[dict[str, Any], bytes]:
+    """The manifest of a model folder that must be of ``kind``."""
+    manifest, raw = read_manifest(folder)
+    if manifest.get("kind") != kind:
+        raise ModelRejected(f"not an {kind!r} model (kind {manifest.get('kind')!r})")
     return manifest, raw
 
 
 def load_uplift(folder: Path) -> UpliftModel:
     """Load and verify a published uplift model, or raise :class:`ModelRejected` saying why."""
-    manifest, raw = read_manifest(folder, KIND)
-    features = manifest.get("features") or {}
-    if features.get("version") != FEATURES_VERSION:
-        raise ModelRejected(f"built for features {features.get('version')!r}, this service has {FEATURES_VERSION!r}")
-    spec = FeatureSpec(categories=tuple(features.get("categories") or ()), timezone=features.get("timezone", "Asia/Shanghai"))
-    if list(spec.visitor_names) != features.get("names"):
-        raise ModelRejected("feature names or order differ from this service's feature code")
+    manifest, raw = read_kind_manifest(folder, KIND)
+    spec = visitor_spec(manifest.get("features") or {})
     control, arms = manifest.get("control"), tuple(manifest.get("arms") or ())
     if not isinstance(control, str) or not arms or control in arms:
         raise ModelRejected("the manifest needs a control and treatment arms without it")
@@ -149,7 +145,7 @@ def load_uplift(folder: Path) -> UpliftModel:
         spread = float(ov.get("spread", 0.0))
     except (TypeError, ValueError) as exc:
         raise ModelRejected(f"the order value's spread is not a number: {exc}") from exc
-    version = f"{manifest.get('created_at', '?')}#{hashlib.sha256(raw).hexdigest()[:8]}"
+    version = manifest_version(manifest, raw)
     return UpliftModel(
         version, spec, arms, control, str(manifest.get("learner", "?")), conversion, order_value, manifest.get("metrics") or {}, spread
     )
