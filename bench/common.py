@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -44,6 +45,23 @@ def seed_demo(data_dir: Path, visitors: int, products: int) -> tuple[str, str]:
             name, _, value = line.strip().partition(":")
             keys[name.strip()] = value.strip()
     return keys["merchant key"], keys["storefront key"]
+
+
+@contextmanager
+def in_process_demo(visitors: int, products: int = 200) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A freshly seeded demo shop behind the app in this process (no HTTP): a TestClient
+    and the merchant's headers. For benches that call the render service directly."""
+    data_dir = Path(tempfile.mkdtemp(prefix="sf-bench-")) / "data"
+    print(f"seeding the demo shop ({visitors} visitors) ...", flush=True)
+    merchant_key, _ = seed_demo(data_dir, visitors, products)
+
+    from fastapi.testclient import TestClient
+
+    from app.api.app import create_app
+    from app.config import Settings
+
+    with TestClient(create_app(Settings(admin_token="x", redis_url=None, data_dir=data_dir))) as c:
+        yield c, {"Authorization": f"Bearer {merchant_key}"}
 
 
 @contextmanager

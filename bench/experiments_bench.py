@@ -19,7 +19,6 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import replace
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import seed_demo, summary
+from bench.common import in_process_demo, summary
 
 EXPERIMENTS = {
     # Five on the hero slot, sharing a namespace so that no visitor is in two of them.
@@ -64,21 +63,12 @@ def main() -> None:
     args = p.parse_args()
     warnings.simplefilter("ignore")
 
-    data_dir = Path(tempfile.mkdtemp(prefix="sf-bench-")) / "data"
-    print(f"seeding the demo shop ({args.visitors} visitors) ...", flush=True)
-    merchant_key, _ = seed_demo(data_dir, args.visitors, 200)
-
-    from fastapi.testclient import TestClient
-
-    from app.api.app import create_app
-    from app.config import Settings
     from app.core.assignment import assign
     from app.core.profile import Context
     from app.experiments.levers import overrides_for
     from app.serving.render import RenderRequest
 
-    with TestClient(create_app(Settings(admin_token="x", redis_url=None, data_dir=data_dir))) as c:
-        h = {"Authorization": f"Bearer {merchant_key}"}
+    with in_process_demo(args.visitors) as (c, h):
         for exp_id, body in EXPERIMENTS.items():
             r = c.put(f"/v1/shops/demo/experiments/{exp_id}", json={"name": exp_id, **body}, headers=h)
             assert r.status_code in (200, 201), r.text

@@ -22,7 +22,6 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import replace
@@ -30,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import seed_demo, summary
+from bench.common import in_process_demo, summary
 
 FIVE = ("cash20", "cash50", "pct10", "free_ship", "gift")
 
@@ -43,14 +42,6 @@ def main() -> None:
     args = p.parse_args()
     warnings.simplefilter("ignore")
 
-    data_dir = Path(tempfile.mkdtemp(prefix="sf-bench-")) / "data"
-    print(f"seeding the demo shop ({args.visitors} visitors) ...", flush=True)
-    merchant_key, _ = seed_demo(data_dir, args.visitors, 200)
-
-    from fastapi.testclient import TestClient
-
-    from app.api.app import create_app
-    from app.config import Settings
     from app.core.profile import Context
     from app.demo import RIGHTS
     from app.rights.definition import RightIn
@@ -60,8 +51,7 @@ def main() -> None:
     from app.store import keys
     from app.store import visitors as visitor_store
 
-    with TestClient(create_app(Settings(admin_token="x", redis_url=None, data_dir=data_dir))) as c:
-        h = {"Authorization": f"Bearer {merchant_key}"}
+    with in_process_demo(args.visitors) as (c, h):
         state = c.app.state.storefront
         model = state.uplift.current
         if model is None:
