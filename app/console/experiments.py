@@ -11,16 +11,14 @@ import json
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
-from pydantic import ValidationError
 
-from app.api.errors import problems_from_validation
 from app.api.routes import experiments as experiment_api
 from app.api.routes.configs import ConfigItemId
 from app.console.access import MerchantVisit, PostedForm, Visit
 from app.console.charts import intervals, lines
+from app.console.definitions import parse_definition
 from app.core.problems import Problem, Refusal
 from app.experiments.definition import ExperimentIn
 from app.store import configs as config_store
@@ -65,23 +63,18 @@ async def create_experiment(posted: PostedForm) -> Response:
     exp_id = str(form.get("id") or "").strip()
     definition = str(form.get("definition") or "")
     errors: list[Problem] = []
-    body: ExperimentIn | None = None
     if not CONFIG_ID_PATTERN.match(exp_id):
         errors.append(Problem("id", "invalid_id", v.t("experiments.bad_id")))
     elif await config_store.get_item(v.state.redis, v.shop_id, "experiment", exp_id) is not None:
         errors.append(Problem("id", "exists", v.t("experiments.exists", id=exp_id)))
-    try:
-        body = ExperimentIn.model_validate(json.loads(definition))
-    except json.JSONDecodeError as exc:
-        errors.append(Problem("$", "invalid_json", v.t("experiments.bad_json", line=exc.lineno, column=exc.colno)))
-    except ValidationError as exc:
-        errors += problems_from_validation(RequestValidationError(exc.errors()))
+    body, problems = parse_definition(v, ExperimentIn, definition, "experiments.bad_json")
+    errors += problems
     if not errors and body is not None:
         try:
             assert v.shop is not None
             await experiment_api.save(v.state, v.shop, exp_id, body)
         except Refusal as refusal:
-            errors += refusal.details or [Problem(refusal.path or "$", refusal.code, refusal.message)]
+            errors += refusal.problems()
     if errors:
         return _list_page(v, experiments=await _stored(v), exp_id=exp_id, definition=definition, errors=errors, status=422)
     return RedirectResponse(f"/console/experiments/{exp_id}?saved=1", status_code=303)

@@ -26,6 +26,7 @@ from app.api.routes.shops import put_rights_settings, rights_settings
 from app.api.schemas import SettingsIn
 from app.console.access import MerchantVisit, PostedForm, Visit
 from app.console.charts import hbars
+from app.console.definitions import parse_definition
 from app.core.problems import Problem, Refusal
 from app.rights.definition import RightIn
 from app.store import configs as config_store
@@ -96,10 +97,6 @@ async def right_list(v: MerchantVisit, settings_saved: int | None = None) -> Res
     return _list_page(v, await _rows(v), settings_saved=bool(settings_saved))
 
 
-def _refusal_problems(refusal: Refusal) -> list[Problem]:
-    return list(refusal.details) or [Problem(refusal.path or "$", refusal.code, refusal.message)]
-
-
 @router.post("/console/rights/new")
 async def save_right(posted: PostedForm) -> Response:
     """Create a right, or replace one (a new version): what ``PUT …/rights/{id}`` does."""
@@ -107,21 +104,16 @@ async def save_right(posted: PostedForm) -> Response:
     right_id = str(form.get("id") or "").strip()
     definition = str(form.get("definition") or "")
     errors: list[Problem] = []
-    body: RightIn | None = None
     if not CONFIG_ID_PATTERN.match(right_id):
         errors.append(Problem("id", "invalid_id", v.t("rights.bad_id")))
-    try:
-        body = RightIn.model_validate(json.loads(definition))
-    except json.JSONDecodeError as exc:
-        errors.append(Problem("$", "invalid_json", v.t("rights.bad_json", line=exc.lineno, column=exc.colno)))
-    except ValidationError as exc:
-        errors += problems_from_validation(RequestValidationError(exc.errors()))
+    body, problems = parse_definition(v, RightIn, definition, "rights.bad_json")
+    errors += problems
     record = None
     if not errors and body is not None:
         try:
             record, _ = await right_api.save_right(v.state, v.shop_id, right_id, body)
         except Refusal as refusal:
-            errors += _refusal_problems(refusal)
+            errors += refusal.problems()
     if errors or record is None:
         return _list_page(v, await _rows(v), right_id=right_id, definition=definition, errors=errors, status=422)
     return RedirectResponse(f"/console/rights/{right_id}?saved={record.version}", status_code=303)

@@ -56,6 +56,10 @@ class Refusal(Exception):
         """The first problem's message and path, and all of them as details."""
         return cls(status, code, summary(problems), path=problems[0].path, details=problems, extra=extra or None)
 
+    def problems(self) -> list[Problem]:
+        """Its problems, one per place: the details, or itself as the only one."""
+        return list(self.details) or [Problem(self.path or "$", self.code, self.message)]
+
     def body(self) -> dict[str, Any]:
         err: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
         if self.path is not None:
