@@ -13,13 +13,14 @@ from fastapi.responses import RedirectResponse, Response
 from app.api.routes.configs import ConfigItemId, reference_check, reference_refusal
 from app.console.access import MerchantVisit, PostedForm, Visit
 from app.console.crowd_form import CrowdForm, by_field, check
+from app.console.versions import rollback_item
 from app.core.crowd_editor import preview, sizes_and_overlaps
 from app.core.crowds import Crowd, missing_matches
 from app.core.derived import DERIVED_KEYS
 from app.core.problems import Problem
 from app.serving.crowd_sample import known_visitor_attributes
 from app.store import configs as config_store
-from app.store.configs import ConfigRejected, UnknownVersion
+from app.store.configs import ConfigRejected
 
 router = APIRouter(include_in_schema=False)
 # Known (CRM) fields the service reads, beside the derived ones and any key the CRM sends.
@@ -144,15 +145,4 @@ async def crowd_detail(v: MerchantVisit, crowd_id: ConfigItemId, saved: int | No
 
 @router.post("/console/crowds/{crowd_id}/rollback")
 async def rollback_crowd(posted: PostedForm, crowd_id: ConfigItemId) -> Response:
-    v = posted.visit
-    try:
-        version = int(str(posted.form.get("version") or ""))
-        record = await config_store.rollback(
-            v.state.redis, v.shop_id, "crowd", crowd_id, version, check=reference_check("crowd", crowd_id, False)
-        )
-    except (ValueError, UnknownVersion):
-        return v.page("console/error.html.j2", section="crowds", status=404, title=v.t("error.not_found"), message=v.t("crowds.no_version", id=crowd_id))
-    except ConfigRejected as exc:
-        refusal = reference_refusal("crowd", crowd_id, False, exc.problems)
-        return v.page("console/error.html.j2", section="crowds", status=refusal.status, title=v.t("error.refused"), message=refusal.message)
-    return RedirectResponse(f"/console/crowds/{crowd_id}?rolled_back={record.from_version}", status_code=303)
+    return await rollback_item(posted, "crowd", crowd_id, "crowds")

@@ -21,16 +21,16 @@ from starlette.datastructures import FormData
 
 from app.api.errors import problems_from_validation
 from app.api.routes import rights as right_api
-from app.api.routes.configs import ConfigItemId, reference_check, reference_refusal
+from app.api.routes.configs import ConfigItemId
 from app.api.routes.shops import put_rights_settings, rights_settings
 from app.api.schemas import SettingsIn
 from app.console.access import MerchantVisit, PostedForm, Visit
 from app.console.charts import hbars
 from app.console.definitions import parse_definition
+from app.console.versions import rollback_item
 from app.core.problems import Problem, Refusal
 from app.rights.definition import RightIn
 from app.store import configs as config_store
-from app.store.configs import ConfigRejected, UnknownVersion
 from app.store.keys import CONFIG_ID_PATTERN
 
 router = APIRouter(include_in_schema=False)
@@ -191,15 +191,4 @@ async def right_detail(v: MerchantVisit, right_id: ConfigItemId, saved: int | No
 
 @router.post("/console/rights/{right_id}/rollback")
 async def rollback_right(posted: PostedForm, right_id: ConfigItemId) -> Response:
-    v = posted.visit
-    try:
-        version = int(str(posted.form.get("version") or ""))
-        record = await config_store.rollback(
-            v.state.redis, v.shop_id, "right", right_id, version, check=reference_check("right", right_id, False)
-        )
-    except (ValueError, UnknownVersion):
-        return v.page("console/error.html.j2", section="rights", status=404, title=v.t("error.not_found"), message=v.t("rights.no_version", id=right_id))
-    except ConfigRejected as exc:
-        refusal = reference_refusal("right", right_id, False, exc.problems)
-        return v.page("console/error.html.j2", section="rights", status=refusal.status, title=v.t("error.refused"), message=refusal.message)
-    return RedirectResponse(f"/console/rights/{right_id}?rolled_back={record.from_version}", status_code=303)
+    return await rollback_item(posted, "right", right_id, "rights")

@@ -43,6 +43,9 @@ def test_every_literal_key_the_console_uses_is_in_the_catalog() -> None:
     }.items():
         for name in names:
             assert f"{prefix}.{name}" in catalog("zh")
+    # and the keys handed to shared helpers (parse_definition, rollback_item) to look up
+    for key in ("rights.bad_json", "experiments.bad_json", "rights.no_version", "crowds.no_version"):
+        assert key in catalog("zh") and key in catalog("en"), key
 
 
 def test_language_choice_order() -> None:
