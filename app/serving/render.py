@@ -477,7 +477,7 @@ class RenderService:
                     if first is not None:
                         answer["granted"] = first.summary()
                     return RightsAnswer(answer, first)
-                grant = await self.rights.grant(
+                grant = await self.rights.store.grant(
                     shop_id, req.visitor_id, decision, config.rights, now=now, zone=config.derived_settings.timezone,
                     policy_version=version, render_id=render_id,
                 )

@@ -3,8 +3,9 @@
 The visitor's live decision comes with the render's first round trip; a visitor who
 holds one keeps it (sticky) and costs nothing more. Otherwise the uplift model scores
 the eligible rights on the visitor's feature row (the same row the attribute models
-read), :func:`app.rights.policy.decide` orders the candidates, and one script call
-grants the first that budgets, pacing and the visitor's limit allow.
+read) and :func:`app.rights.policy.decide` orders the candidates; then one script call
+of its ``store`` (:meth:`app.store.rights.RightsStore.grant`) grants the first that
+budgets, pacing and the visitor's limit allow.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Collection, Mapping
-from datetime import datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -23,7 +22,7 @@ from app.core.profile import Behaviour, Context
 from app.rights.definition import Right
 from app.rights.policy import ArmScore, PolicyInputs, RightsDecision, decide
 from app.rights.settings import RightsSettings
-from app.store.rights import Grant, RightsStore
+from app.store.rights import RightsStore
 
 log = logging.getLogger("storefront.rights")
 
@@ -61,14 +60,6 @@ def arm_scores(model: UpliftModelLike, behaviour: Behaviour, context: Context, w
         a: ArmScore(float(pred[a].conversion[0]), base_p, float(pred[a].revenue[0]), base_rev, float(pred[a].order_value[0]), spread)
         for a in arms
     }
-
-
-def utc_offset_s(zone: str, ts: float) -> int:
-    try:
-        off = datetime.fromtimestamp(ts, ZoneInfo(zone)).utcoffset()
-    except (KeyError, ValueError):
-        return 8 * 3600
-    return int(off.total_seconds()) if off is not None else 0
 
 
 class RightsService:
@@ -113,20 +104,3 @@ class RightsService:
             pick=self.rng.random(),
         )
         return decide(inputs), (model.version if model is not None else None)
-
-    async def grant(
-        self,
-        shop_id: str,
-        visitor_id: str,
-        decision: RightsDecision,
-        rights: Mapping[str, Right],
-        *,
-        now: float,
-        zone: str,
-        policy_version: str,
-        render_id: str,
-    ) -> Grant:
-        return await self.store.grant(
-            shop_id, visitor_id, decision, rights, now=now, utc_offset_s=utc_offset_s(zone, now), policy_version=policy_version,
-            render_id=render_id,
-        )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
@@ -27,6 +28,7 @@ _GRANT_LUA = resources.files("app.store").joinpath("lua/rights_grant.lua").read_
 _PURCHASE_LUA = resources.files("app.store").joinpath("lua/rights_purchase.lua").read_text()
 AUDIT_MAXLEN = 200_000
 RELEASE_GRACE_S = 86400.0  # an unredeemed grant's money stays reserved this long after its end (late purchase events)
+CHINA = timezone(timedelta(hours=8))
 NONE_HOLD_S = 3600.0  # a visitor offered nothing is asked again after an hour, not on every page
 
 
@@ -74,17 +76,21 @@ def live_grant(raw: str | bytes | None, now: float) -> Grant | None:
     return Grant("sticky", d.get("right"), d)
 
 
-def local_day(ts: float, utc_offset_s: int) -> tuple[str, float]:
-    """The shop's local day (YYYYMMDD) and seconds since its midnight."""
-    local = ts + utc_offset_s
-    return time.strftime("%Y%m%d", time.gmtime(local)), local % 86400
+def local_day(ts: float, zone: str) -> tuple[str, float]:
+    """The shop's local day (YYYYMMDD) and seconds since its midnight, in its time zone
+    (China's, +08:00, for a zone this machine does not know)."""
+    try:
+        local = datetime.fromtimestamp(ts, ZoneInfo(zone))
+    except (KeyError, ValueError):
+        local = datetime.fromtimestamp(ts, CHINA)
+    return local.strftime("%Y%m%d"), local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
 
 
 def grant_args(
-    decision: RightsDecision, rights: Mapping[str, Right], now: float, utc_offset_s: int, audit: Mapping[str, str], grant_id: str
+    decision: RightsDecision, rights: Mapping[str, Right], now: float, zone: str, audit: Mapping[str, str], grant_id: str
 ) -> list[str | int]:
     """ARGV of the grant script; ``audit`` (visitor, render, policy version) is kept with the decision."""
-    day, into_day = local_day(now, utc_offset_s)
+    day, into_day = local_day(now, zone)
     body = {**decision.as_dict(), **audit}
     hold = decision.hold_s if decision.explore and decision.arm == NONE_ARM else NONE_HOLD_S
     args: list[str | int] = [
@@ -122,12 +128,12 @@ class RightsStore:
         rights: Mapping[str, Right],
         *,
         now: float,
-        utc_offset_s: int,
+        zone: str,
         policy_version: str,
         render_id: str = "",
     ) -> Grant:
         audit = {"policy_version": policy_version, "visitor": visitor_id, "render_id": render_id}
-        args = grant_args(decision, rights, now, utc_offset_s, audit, secrets.token_hex(8))
+        args = grant_args(decision, rights, now, zone, audit, secrets.token_hex(8))
         kv = [keys.rights_visitor(shop_id, visitor_id), keys.rights_stats(shop_id), keys.rights_audit(shop_id), keys.rights_outstanding(shop_id)]
         reply = await self._grant(keys=kv, args=args)
         status = _s(reply[0])

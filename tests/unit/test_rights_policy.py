@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from app.rights.definition import Right, RightIn, reach_probability
 from app.rights.policy import ArmScore, PolicyInputs, decide, eligible, pacing_allowance, score
+from app.store.rights import local_day
 
 NOW = 1_790_000_000.0
 
@@ -172,3 +175,16 @@ def test_pacing_spreads_the_daily_budget_with_an_hour_of_slack(daily: int, secon
 def test_pacing_never_goes_back_during_the_day() -> None:
     values = [pacing_allowance(500, s) for s in range(0, 86400, 600)]
     assert values == sorted(values) and values[-1] == 500
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "seconds"),
+    [
+        ("Asia/Shanghai", "20261122", 8 * 3600 + 30 * 60),  # 00:30 UTC is 08:30 in China
+        ("America/New_York", "20261121", 19 * 3600 + 30 * 60),  # still the evening before there
+        ("Mars/Olympus", "20261122", 8 * 3600 + 30 * 60),  # a zone this machine does not know: China's
+    ],
+)
+def test_the_shops_day_and_seconds_into_it_are_local(zone: str, day: str, seconds: float) -> None:
+    ts = datetime(2026, 11, 22, 0, 30, tzinfo=UTC).timestamp()
+    assert local_day(ts, zone) == (day, pytest.approx(seconds))

@@ -21,7 +21,6 @@ from app.api.state import AppState
 from app.rights.definition import Right, RightIn, check_right
 from app.rights.report import Tally, right_report
 from app.rights.settings import RightsSettings
-from app.serving.rights import utc_offset_s
 from app.store import configs as config_store
 from app.store.configs import VersionRecord
 from app.store.rights import local_day
@@ -49,9 +48,7 @@ async def shop_report(state: AppState, shop_id: str, timezone: str, only: str | 
     """Every right's report (or one's), from the catalog and the counters."""
     bodies = (await config_store.read_all(state.redis, shop_id))["right"]
     counters = await state.render_service.rights.store.counters(shop_id) if state.render_service.rights else {}
-    now = time.time()
-    offset = utc_offset_s(timezone, now)
-    day, into_day = local_day(now, offset)
+    day, into_day = local_day(time.time(), timezone)
     none = Tally.of(counters, "none", day)
     return [
         right_report(Right.from_body(rid, body), Tally.of(counters, rid, day), none, into_day)
