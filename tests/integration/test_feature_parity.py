@@ -20,7 +20,7 @@ from app.core.catalog import Catalog, Product
 from app.core.engagement import EngagementCounter
 from app.core.events import parse_event
 from app.core.features import FeatureSpec, ranking_matrix, ranking_names, visitor_row
-from app.core.profile import Context, fold
+from app.core.profile import Context, Event, fold
 from app.core.ranking import decayed, popularity_increment
 from app.serving.snapshots import Snapshots
 from app.store import keys
@@ -48,6 +48,17 @@ def event_log(now: float, rng: random.Random) -> list[dict[str, object]]:
     return out
 
 
+def resolved(products: list[dict[str, object]], log: list[dict[str, object]], now: float) -> tuple[Catalog, list[Event]]:
+    """The catalog and the log's events resolved against it, as the service resolves them on ingestion."""
+    catalog = Catalog.build(Product.from_dict(p) for p in products)
+    parsed = []
+    for i, raw in enumerate(log):
+        event, errors = parse_event(raw, f"$[{i}]", now)
+        assert not errors and event is not None
+        parsed.append(catalog.resolve(event))
+    return catalog, parsed
+
+
 def test_rows_from_redis_equal_rows_from_the_event_log(client: TestClient, shop: ShopKeys) -> None:
     now = time.time()
     products = [{"id": f"p{i}", "title": "x", "category": CATEGORIES[i % 3], "price": 10 + 37 * i, "stock": 5} for i in range(9)]
@@ -56,12 +67,7 @@ def test_rows_from_redis_equal_rows_from_the_event_log(client: TestClient, shop:
     assert client.post(shop.url("/events"), json={"events": log}, headers=shop.storefront).status_code == 200
 
     # training resolves events against the catalog as the service does on ingestion
-    catalog = Catalog.build(Product.from_dict(p) for p in products)
-    parsed = []
-    for i, raw in enumerate(log):
-        event, errors = parse_event(raw, f"$[{i}]", now)
-        assert not errors and event is not None
-        parsed.append(catalog.resolve(event))
+    _, parsed = resolved(products, log, now)
 
     spec = FeatureSpec(categories=CATEGORIES)
     context = Context(ts=now, device="mobile", channel="social")
@@ -97,12 +103,7 @@ def test_ranking_rows_from_the_service_equal_rows_from_the_logs(client: TestClie
     client.portal.call(state.render_service.exposures.flush)
 
     # training's side: the logs, folded in Python
-    catalog = Catalog.build(Product.from_dict(p) for p in products)
-    parsed = []
-    for i, raw in enumerate(log):
-        event, errors = parse_event(raw, f"$[{i}]", now)
-        assert not errors and event is not None
-        parsed.append(catalog.resolve(event))
+    catalog, parsed = resolved(products, log, now)
     counter = EngagementCounter()
     for e in parsed:
         counter.add_event(e)
