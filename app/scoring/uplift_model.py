@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from app.scoring.attribute_models import (
     read_manifest,
     visitor_spec,
 )
+from app.scoring.forest import FEW_ROWS, Forest, flat_or_none
 
 KIND = "uplift"
 BINARY = "binary"
@@ -48,14 +50,20 @@ class ArmBoosters:
     boosters: tuple[lgb.Booster, ...]
     adds_control: tuple[bool, ...]
 
+    @cached_property
+    def forest(self) -> Forest | None:
+        """Every booster in one flat forest, for a few rows at a time (None if it cannot be flattened)."""
+        return flat_or_none(self.boosters)
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The expected outcome of every row under every arm: shape (n, len(arms))."""
-        control = np.asarray(self.boosters[0].predict(X, num_threads=1), dtype=float)
-        out = np.empty((len(X), len(self.arms)))
-        out[:, 0] = control
-        for j in range(1, len(self.arms)):
-            p = np.asarray(self.boosters[j].predict(X, num_threads=1), dtype=float)
-            out[:, j] = control + p if self.adds_control[j] else p
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if len(X) <= FEW_ROWS and self.forest is not None:
+            out = self.forest.predict(X)
+        else:
+            out = np.column_stack([np.asarray(b.predict(X, num_threads=1), dtype=float) for b in self.boosters])
+        adds = np.asarray(self.adds_control)
+        out[:, adds] += out[:, :1]
         if self.kind == BINARY:
             np.clip(out, 0.0, 1.0, out=out)
         return out
@@ -87,6 +95,10 @@ class UpliftModel:
     # threshold is Φ((ln(order_value / threshold) - spread² / 2) / spread), not 0 or 1
     order_value_spread: float = 0.0
 
+    @cached_property
+    def order_value_forest(self) -> Forest | None:
+        return flat_or_none((self.order_value,))
+
     def predict(self, X: np.ndarray) -> dict[str, ArmPrediction]:
         """Predictions for every arm, control included, for rows of ``visitor_row``."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
@@ -94,7 +106,11 @@ class UpliftModel:
         conversion = self.conversion.predict(X)
         # one call for all arms: each row repeated once per arm, the arm's index appended
         stacked = np.column_stack([np.tile(X, (len(names), 1)), np.repeat(np.arange(len(names), dtype=float), n)])
-        value = np.maximum(np.asarray(self.order_value.predict(stacked, num_threads=1), dtype=float), 0.0).reshape(len(names), n)
+        if len(stacked) <= FEW_ROWS and self.order_value_forest is not None:
+            raw = self.order_value_forest.predict(stacked)[:, 0]
+        else:
+            raw = np.asarray(self.order_value.predict(stacked, num_threads=1), dtype=float)
+        value = np.maximum(raw, 0.0).reshape(len(names), n)
         return {
             name: ArmPrediction(conversion[:, j], conversion[:, j] * value[j], value[j]) for j, name in enumerate(names)
         }
@@ -146,6 +162,9 @@ def load_uplift(folder: Path) -> UpliftModel:
     except (TypeError, ValueError) as exc:
         raise ModelRejected(f"the order value's spread is not a number: {exc}") from exc
     version = manifest_version(manifest, raw)
-    return UpliftModel(
+    model = UpliftModel(
         version, spec, arms, control, str(manifest.get("learner", "?")), conversion, order_value, manifest.get("metrics") or {}, spread
     )
+    # flattened now, while loading, so the first page view does not pay for it
+    model.conversion.forest, model.order_value_forest  # noqa: B018
+    return model

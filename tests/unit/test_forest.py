@@ -1,0 +1,122 @@
+"""The flattened forest scores exactly as LightGBM's own predict, split kind by split kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from app.scoring.forest import FEW_ROWS, UnsupportedForest, flat_or_none, flatten
+from app.scoring.uplift_model import load_uplift
+
+UPLIFT = Path(__file__).resolve().parents[2] / "models" / "uplift"
+BASE = {"verbose": -1, "num_threads": 1, "deterministic": True, "seed": 3, "min_data_in_leaf": 5, "num_leaves": 15}
+
+
+def _rows(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
+    """Values of every awkward kind: NaN, exact zeros, tiny and negative numbers."""
+    X = rng.normal(size=(n, width)) * 3
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[rng.random(X.shape) < 0.1] = 0.0
+    X[rng.random(X.shape) < 0.02] = 1e-40
+    return X
+
+
+def _categories(rng: np.random.Generator, n: int) -> np.ndarray:
+    c = rng.integers(0, 12, n).astype(float)
+    c[rng.random(n) < 0.05] = np.nan
+    c[rng.random(n) < 0.03] = -1.0
+    c[rng.random(n) < 0.03] = -0.5  # LightGBM's int cast makes this category 0
+    c[rng.random(n) < 0.03] = 3.7  # and this one 3
+    c[rng.random(n) < 0.03] = 40.0  # a category no split names
+    return c
+
+
+def _trained(params: dict[str, object], *, categorical: bool, rounds: int = 25) -> tuple[lgb.Booster, np.ndarray]:
+    rng = np.random.default_rng(7)
+    X = _rows(rng, 3000, 4)
+    if categorical:
+        X = np.column_stack([X, _categories(rng, 3000)])
+    signal = np.nan_to_num(X[:, 0]) - 0.5 * np.isnan(X[:, 1]) + (X[:, -1] % 3 == 1 if categorical else 0)
+    y = (signal + rng.normal(size=3000) > 0).astype(float) if params.get("objective") == "binary" else signal + rng.normal(size=3000)
+    cats = [X.shape[1] - 1] if categorical else "auto"
+    return lgb.train({**BASE, **params}, lgb.Dataset(X, y, categorical_feature=cats), rounds), X
+
+
+@pytest.mark.parametrize(
+    ("params", "categorical"),
+    [
+        ({"objective": "binary"}, False),
+        ({"objective": "regression"}, False),
+        ({"objective": "regression", "zero_as_missing": True}, False),
+        ({"objective": "regression", "use_missing": False}, False),
+        ({"objective": "binary"}, True),
+        ({"objective": "regression", "max_cat_to_onehot": 32}, True),
+    ],
+    ids=["binary", "regression", "zero-as-missing", "no-missing", "categorical", "one-hot-categorical"],
+)
+def test_scores_equal_lightgbm(params: dict[str, object], categorical: bool) -> None:
+    booster, X = _trained(params, categorical=categorical)
+    forest = flatten([booster])
+    rows = np.vstack([X[:500], _rows(np.random.default_rng(9), 200, X.shape[1])])
+    if categorical:
+        rows[500:, -1] = _categories(np.random.default_rng(10), 200)
+    np.testing.assert_allclose(forest.predict(rows)[:, 0], booster.predict(rows), rtol=1e-12, atol=1e-12)
+
+
+def test_split_kinds_really_occur() -> None:
+    """The parity above means something only if the boosters have those splits."""
+    zero, _ = _trained({"objective": "regression", "zero_as_missing": True}, categorical=False)
+    assert flatten([zero]).zero_missing.any()
+    cat, _ = _trained({"objective": "binary"}, categorical=True)
+    assert len(flatten([cat]).cat_splits) > 0
+    nan, _ = _trained({"objective": "binary"}, categorical=False)
+    text = nan.model_to_string()
+    assert "missing_type" not in text  # (the text format packs it in decision_type: bits 2-3 = 2 for NaN)
+    kinds = {int(t) >> 2 & 3 for line in text.splitlines() if line.startswith("decision_type=") for t in line[14:].split()}
+    assert 2 in kinds  # some split sends NaN to its default side
+
+
+def test_several_boosters_one_column_each() -> None:
+    a, X = _trained({"objective": "binary"}, categorical=False)
+    b, _ = _trained({"objective": "regression"}, categorical=False, rounds=7)
+    single, _ = _trained({"objective": "regression", "num_leaves": 2, "min_data_in_leaf": 10_000}, categorical=False, rounds=1)
+    forest = flatten([a, b, single])
+    got = forest.predict(X[:50])
+    for j, booster in enumerate((a, b, single)):
+        np.testing.assert_allclose(got[:, j], booster.predict(X[:50]), rtol=1e-12, atol=1e-12)
+
+
+def test_published_uplift_model_scores_as_lightgbm() -> None:
+    model = load_uplift(UPLIFT)
+    rng = np.random.default_rng(1)
+    X = np.abs(_rows(rng, 40, len(model.spec.visitor_names))) * 50
+    fast = model.predict(X)  # 40 rows: the flattened path
+    assert len(X) * (len(model.arms) + 1) > FEW_ROWS >= len(X)
+    slow_conversion = np.column_stack([b.predict(X) for b in model.conversion.boosters])
+    adds = np.asarray(model.conversion.adds_control)
+    slow_conversion[:, adds] += slow_conversion[:, :1]
+    np.clip(slow_conversion, 0, 1, out=slow_conversion)
+    for j, arm in enumerate((model.control, *model.arms)):
+        np.testing.assert_allclose(fast[arm].conversion, slow_conversion[:, j], rtol=1e-12, atol=1e-12)
+        stacked = np.column_stack([X, np.full(len(X), float(j))])
+        np.testing.assert_allclose(fast[arm].order_value, np.maximum(model.order_value.predict(stacked), 0), rtol=1e-12, atol=1e-9)
+
+
+def test_refuses_what_it_cannot_reproduce() -> None:
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(300, 3)), rng.integers(0, 3, 300)
+    multi = lgb.train({**BASE, "objective": "multiclass", "num_class": 3}, lgb.Dataset(X, y), 3)
+    with pytest.raises(UnsupportedForest, match="single-output"):
+        flatten([multi])
+    assert flat_or_none([multi]) is None
+    with pytest.raises(UnsupportedForest, match="no booster"):
+        flatten([])
+    binary = lgb.train({**BASE, "objective": "binary"}, lgb.Dataset(X, (y > 0).astype(float)), 3)
+    wider = lgb.train({**BASE, "objective": "binary"}, lgb.Dataset(np.column_stack([X, X]), (y > 0).astype(float)), 3)
+    with pytest.raises(UnsupportedForest, match="features"):
+        flatten([binary, wider])
+    with pytest.raises(ValueError, match="features"):
+        flatten([binary]).predict(np.zeros((1, 5)))
