@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from app.config import Settings
+from app.config import Settings, SettingsError
 from app.core.orders import RowError, column_order, missing_columns, order_events_from_lists
 from app.core.profile import Event
 from app.store import shops as shop_store
@@ -35,7 +35,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
     env = os.environ
     if settings.redis_url is None:
         # The CLI owns the embedded server, so every worker connects to the same one.
-        embedded = EmbeddedRedis(settings.data_dir)
+        embedded = EmbeddedRedis(settings.data_dir, settings.redis_fsync)
         env["STOREFRONT_REDIS_URL"] = embedded.start()
         print(f"embedded Redis with append-only persistence in {embedded.redis_dir}", file=sys.stderr)
     env["STOREFRONT_ADMIN_TOKEN"] = settings.admin_token
@@ -171,7 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

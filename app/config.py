@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# When the embedded Redis makes a write durable (its appendfsync): "everysec" writes every
+# command to the append-only file before answering and flushes the file to disk once a
+# second; "always" flushes before answering, which survives a crash of the machine too
+# but costs a disk flush (about 1 ms here) on every write of a page view.
+FSYNC_POLICIES = ("everysec", "always")
 TEMPLATES_DIR = REPO_ROOT / "assets" / "templates"
+
+
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used (the message names the variable)."""
+
+
+def _number(e: Mapping[str, str], name: str, default: str, kind: type[int] | type[float]) -> Any:
+    raw = e.get(name, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -29,9 +48,14 @@ class Settings:
     banner_cache_mb: int = 512  # composed banners kept in Redis (least recently used out)
     banner_memory_mb: int = 64  # composed banners kept in each process's memory
     console_session_s: int = 12 * 3600  # a console login lasts this long (then log in again)
+    redis_fsync: str = "everysec"  # the embedded Redis's appendfsync (see FSYNC_POLICIES)
+
+    def __post_init__(self) -> None:
+        if self.redis_fsync not in FSYNC_POLICIES:
+            raise SettingsError(f"STOREFRONT_REDIS_FSYNC must be one of {', '.join(FSYNC_POLICIES)}, not {self.redis_fsync!r}")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
         token = e.get("STOREFRONT_ADMIN_TOKEN", "")
         generated = not token
@@ -42,15 +66,16 @@ class Settings:
             admin_token=token,
             redis_url=e.get("STOREFRONT_REDIS_URL") or None,
             data_dir=Path(e.get("STOREFRONT_DATA_DIR", "./data")).resolve(),
-            render_deadline_ms=int(e.get("STOREFRONT_RENDER_DEADLINE_MS", "250")),
-            redis_timeout_ms=int(e.get("STOREFRONT_REDIS_TIMEOUT_MS", "150")),
-            snapshot_ttl_s=float(e.get("STOREFRONT_SNAPSHOT_TTL_S", "5")),
-            reload_timeout_ms=int(e.get("STOREFRONT_RELOAD_TIMEOUT_MS", "2000")),
+            render_deadline_ms=_number(e, "STOREFRONT_RENDER_DEADLINE_MS", "250", int),
+            redis_timeout_ms=_number(e, "STOREFRONT_REDIS_TIMEOUT_MS", "150", int),
+            snapshot_ttl_s=_number(e, "STOREFRONT_SNAPSHOT_TTL_S", "5", float),
+            reload_timeout_ms=_number(e, "STOREFRONT_RELOAD_TIMEOUT_MS", "2000", int),
             models_dir=Path(e.get("STOREFRONT_MODELS_DIR", str(REPO_ROOT / "models" / "attributes"))).resolve(),
             ranker_dir=Path(e.get("STOREFRONT_RANKER_DIR", str(REPO_ROOT / "models" / "ranker"))).resolve(),
             uplift_dir=Path(e.get("STOREFRONT_UPLIFT_DIR", str(REPO_ROOT / "models" / "uplift"))).resolve(),
-            banner_cache_mb=int(e.get("STOREFRONT_BANNER_CACHE_MB", "512")),
-            banner_memory_mb=int(e.get("STOREFRONT_BANNER_MEMORY_MB", "64")),
-            console_session_s=int(e.get("STOREFRONT_CONSOLE_SESSION_S", str(12 * 3600))),
+            banner_cache_mb=_number(e, "STOREFRONT_BANNER_CACHE_MB", "512", int),
+            banner_memory_mb=_number(e, "STOREFRONT_BANNER_MEMORY_MB", "64", int),
+            console_session_s=_number(e, "STOREFRONT_CONSOLE_SESSION_S", str(12 * 3600), int),
             admin_token_generated=generated,
+            redis_fsync=e.get("STOREFRONT_REDIS_FSYNC", "everysec"),
         )

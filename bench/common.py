@@ -48,9 +48,10 @@ def seed_demo(data_dir: Path, visitors: int, products: int) -> tuple[str, str]:
 
 
 @contextmanager
-def in_process_demo(visitors: int, products: int = 200) -> Iterator[tuple[Any, dict[str, str]]]:
+def in_process_demo(visitors: int, products: int = 200, fsync: str = "everysec") -> Iterator[tuple[Any, dict[str, str]]]:
     """A freshly seeded demo shop behind the app in this process (no HTTP): a TestClient
-    and the merchant's headers. For benches that call the render service directly."""
+    and the merchant's headers. For benches that call the render service directly.
+    ``fsync``: the embedded Redis's appendfsync (STOREFRONT_REDIS_FSYNC)."""
     data_dir = Path(tempfile.mkdtemp(prefix="sf-bench-")) / "data"
     print(f"seeding the demo shop ({visitors} visitors) ...", flush=True)
     merchant_key, _ = seed_demo(data_dir, visitors, products)
@@ -60,7 +61,7 @@ def in_process_demo(visitors: int, products: int = 200) -> Iterator[tuple[Any, d
     from app.api.app import create_app
     from app.config import Settings
 
-    with TestClient(create_app(Settings(admin_token="x", redis_url=None, data_dir=data_dir))) as c:
+    with TestClient(create_app(Settings(admin_token="x", redis_url=None, data_dir=data_dir, redis_fsync=fsync))) as c:
         yield c, {"Authorization": f"Bearer {merchant_key}"}
 
 

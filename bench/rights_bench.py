@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--renders", type=int, default=2000, help="renders per leg")
     p.add_argument("--visitors", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--fsync", choices=("everysec", "always"), default="everysec", help="the embedded Redis's appendfsync (STOREFRONT_REDIS_FSYNC)")
     args = p.parse_args()
     warnings.simplefilter("ignore")
 
@@ -51,7 +52,7 @@ def main() -> None:
     from app.store import keys
     from app.store import visitors as visitor_store
 
-    with in_process_demo(args.visitors) as (c, h):
+    with in_process_demo(args.visitors, fsync=args.fsync) as (c, h):
         state = c.app.state.storefront
         model = state.uplift.current
         if model is None:
@@ -98,7 +99,7 @@ def main() -> None:
                 c.portal.call(leg, name, config, chunk)
         service.snapshots.configs["demo"] = with_rights
 
-        print(f"\n{args.renders} in-process renders per leg, {args.rounds} alternating rounds\n")
+        print(f"\n{args.renders} in-process renders per leg, {args.rounds} alternating rounds, embedded Redis appendfsync {args.fsync}\n")
         rows = {name: summary(name, v[len(v) // 10 :], sum(v[len(v) // 10 :])) for name, v in lat.items()}
         base, alloc = rows["without rights"], rows["with 5 eligible rights"]
         p99_add = alloc["p99_ms"] - base["p99_ms"]

@@ -2,8 +2,8 @@
 
 A render hands its entry (and its visitor's experiment exposures) over and answers at once; a background task writes what
 has gathered every ``interval_s`` (or sooner when ``batch`` entries wait) in one
-pipeline. With the embedded Redis fsyncing every write, one batch costs one fsync
-instead of one per page view. A crash of the service loses at most the entries of
+pipeline: one round trip (and, with ``STOREFRONT_REDIS_FSYNC=always``, one disk flush)
+per batch instead of one per page view. A crash of the service loses at most the entries of
 one interval; a clean shutdown flushes them all.
 
 The same batch adds the shown products' impressions to the engagement counters

