@@ -2,17 +2,20 @@
 
 An event counts for a visitor's variant when it happened at or after the visitor's
 first exposure in that phase and before the phase stopped. Purchases make conversions
-and revenue, clicks make click-through. The records are small strings because they
-live in Redis hashes of one field per visitor:
+and revenue, clicks make click-through, redemptions of discount rights (logged by the
+rights' purchase script with their cost as the amount) make the rights cost. The
+records are small strings because they live in Redis hashes of one field per visitor:
 
     exposure  "variant|first exposure ms|pre-exposure spend cents|pre orders|pre clicks"
-    outcome   "orders|revenue cents|first purchase ms|clicks"
+    outcome   "orders|revenue cents|first purchase ms|clicks|rights cost cents"
+
+(an outcome written before rights cost was attributed has four fields: its cost is 0).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -38,28 +41,31 @@ class Outcome:
     revenue_cents: int = 0
     first_purchase_ms: int | None = None
     clicks: int = 0
+    rights_cost_cents: int = 0
 
     def encode(self) -> str:
         first = "" if self.first_purchase_ms is None else str(self.first_purchase_ms)
-        return f"{self.orders}|{self.revenue_cents}|{first}|{self.clicks}"
+        return f"{self.orders}|{self.revenue_cents}|{first}|{self.clicks}|{self.rights_cost_cents}"
 
     @classmethod
     def decode(cls, raw: str | None) -> Outcome:
         if not raw:
             return cls()
-        orders, revenue, first, clicks = raw.split("|")
-        return cls(int(orders), int(revenue), int(first) if first else None, int(clicks))
+        orders, revenue, first, clicks, *cost = raw.split("|")
+        return cls(int(orders), int(revenue), int(first) if first else None, int(clicks), int(cost[0]) if cost else 0)
 
     def plus(self, event_type: str, ts_ms: int, amount_cents: int) -> Outcome:
         if event_type == "purchase":
             first = ts_ms if self.first_purchase_ms is None else min(self.first_purchase_ms, ts_ms)
-            return Outcome(self.orders + 1, self.revenue_cents + amount_cents, first, self.clicks)
+            return replace(self, orders=self.orders + 1, revenue_cents=self.revenue_cents + amount_cents, first_purchase_ms=first)
         if event_type == "click":
-            return Outcome(self.orders, self.revenue_cents, self.first_purchase_ms, self.clicks + 1)
+            return replace(self, clicks=self.clicks + 1)
+        if event_type == "redemption":
+            return replace(self, rights_cost_cents=self.rights_cost_cents + amount_cents)
         return self
 
 
-COUNTED = frozenset({"purchase", "click"})
+COUNTED = frozenset({"purchase", "click", "redemption"})
 
 
 @dataclass(frozen=True)

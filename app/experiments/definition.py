@@ -141,9 +141,6 @@ def check_definition(body: ExperimentIn, configs: Mapping[str, Mapping[str, Any]
     for i, m in enumerate(metrics.guardrails):
         if m == metrics.primary:
             problems.append(Problem(f"$.metrics.guardrails[{i}]", "duplicate", f"'{m}' is already the primary metric."))
-    for path, m in [("$.metrics.primary", metrics.primary), *((f"$.metrics.guardrails[{i}]", g) for i, g in enumerate(metrics.guardrails))]:
-        if m == "rights_cost":
-            problems.append(Problem(path, "metric_unavailable", "rights_cost is not attributed to experiment variants yet: read the spend per right (GET /rights:stats), or compare variants by revenue_per_visitor."))
     return problems
 
 

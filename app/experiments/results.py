@@ -6,9 +6,11 @@ Per exposed visitor, after the first exposure (events attributed by
     conversion           1 if the visitor bought at least once, else 0
     revenue_per_visitor  what the visitor spent, in the shop's currency (0 for non-buyers)
     click_through        1 if the visitor clicked at least once, else 0
+    rights_cost          what the discount rights the visitor redeemed cost the shop
 
 and the same figures from before the first exposure (the profile as the render saw it),
-which CUPED uses as the covariate.
+which CUPED uses as the covariate. Rights cost has none (the profile keeps no record
+of past redemptions), so its CUPED figures are reported as unavailable.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def samples(
                     "conversion": np.array([o.orders > 0 for o in oc], dtype=float),
                     "revenue_per_visitor": np.array([o.revenue_cents / 100 for o in oc], dtype=float),
                     "click_through": np.array([o.clicks > 0 for o in oc], dtype=float),
+                    "rights_cost": np.array([o.rights_cost_cents / 100 for o in oc], dtype=float),
                 },
                 pre={
                     "conversion": np.array([e.pre_orders > 0 for e in ex], dtype=float),

@@ -18,7 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.experiments.attribution import Exposure, LoggedEvent, Outcome, Window, attribute
+from app.experiments.attribution import COUNTED, Exposure, LoggedEvent, Outcome, Window, attribute
 from app.store import keys
 from app.store.visitors import EVENT_LOG_FIELDS
 
@@ -49,7 +49,7 @@ def _events(entries: Sequence[tuple[str, dict[str, str]]]) -> list[LoggedEvent]:
     for _, fields in entries:
         for line in fields["events"].split("\n"):
             row = dict(zip(EVENT_LOG_FIELDS, line.split("\t"), strict=True))
-            if row["type"] in ("purchase", "click"):
+            if row["type"] in COUNTED:
                 out.append(LoggedEvent(row["type"], row["visitor_id"], int(row["ts_ms"]), int(row["amount_cents"] or 0)))
     return out
 

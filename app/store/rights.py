@@ -23,6 +23,7 @@ from app.core.profile import Event
 from app.rights.definition import Right
 from app.rights.policy import NONE_ARM, RightsDecision, pacing_allowance
 from app.store import keys
+from app.store.visitors import EVENT_LOG_MAXLEN
 
 _GRANT_LUA = resources.files("app.store").joinpath("lua/rights_grant.lua").read_text()
 _PURCHASE_LUA = resources.files("app.store").joinpath("lua/rights_purchase.lua").read_text()
@@ -149,15 +150,16 @@ class RightsStore:
         if not purchases:
             return []
         visitors: dict[str, int] = {}
-        args: list[str | int] = [len(purchases)]
+        args: list[str | int] = [len(purchases), EVENT_LOG_MAXLEN]
         for e in purchases:
             vi = visitors.setdefault(e.visitor_id, len(visitors) + 1)
             named = rights.get(e.right_id) if e.right_id else None
             order = e.amount_cents or 0
             cost = named.redemption_cost_cents(order) if named is not None else 0
             min_spend = round(named.min_spend * 100) if named is not None else -1
-            args += [vi, e.event_id, round(e.ts * 1000), e.right_id or "", cost, min_spend, order]
-        kv = [keys.rights_stats(shop_id), keys.rights_outstanding(shop_id), *(keys.rights_visitor(shop_id, v) for v in visitors)]
+            args += [vi, e.visitor_id, e.event_id, round(e.ts * 1000), e.right_id or "", cost, min_spend, order]
+        kv = [keys.rights_stats(shop_id), keys.rights_outstanding(shop_id), keys.event_log(shop_id)]
+        kv += (keys.rights_visitor(shop_id, v) for v in visitors)
         return [_s(w) for w in await self._purchase(keys=kv, args=args)]
 
     async def counters(self, shop_id: str) -> dict[str, int]:

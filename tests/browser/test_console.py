@@ -85,6 +85,7 @@ EXPERIMENT = {
     "name": "Win-back hero for everyone",
     "lever": {"type": "block", "page": "home", "slot": "hero"},
     "variants": [{"key": "control", "control": True}, {"key": "miss_you", "block": "hero_miss_you"}],
+    "metrics": {"primary": "conversion", "guardrails": ["revenue_per_visitor", "rights_cost"]},
 }
 
 
@@ -282,6 +283,11 @@ def test_create_start_and_read_an_experiment(page: Page, service: Service) -> No
     expect(page.locator("#chart-cumulative svg polyline, #chart-cumulative svg circle").first).to_be_visible()
     expect(page.locator("#chart-lift svg")).to_be_visible()
     expect(page.locator("#srm-ok, #srm-warning")).to_have_count(1)
+    guardrails = page.locator("#guardrail-results tbody tr")
+    expect(guardrails).to_have_count(4)  # two metrics, two variants
+    expect(page.locator('#guardrail-results tr[data-metric="rights_cost"][data-variant="control"] td').nth(3)).to_have_text("—")
+    rpv = [page.locator(f'#guardrail-results tr[data-metric="revenue_per_visitor"][data-variant="{k}"] td').nth(2).inner_text() for k in ("control", "miss_you")]
+    assert all(any(ch.isdigit() for ch in x) for x in rpv), rpv
     shot(page, "experiment-results")
 
 

@@ -276,3 +276,36 @@ def test_the_holdout_sees_no_personalization_and_is_reported(client: TestClient,
     assert wait_for(lambda: r.hlen(keys.experiment_exposures(ready.shop_id, "holdout", int(phase))) == 100)
     res = client.get(ready.url("/experiments/holdout/results"), headers=ready.merchant).json()
     assert {v["key"]: v["visitors"] for v in res["variants"]} == {"holdout": held, "personalized": 100 - held}
+
+
+def test_the_money_rights_give_away_counts_for_the_variant_that_granted_them(client: TestClient, ready: ShopKeys) -> None:
+    """rights_cost: each redemption's cost, logged by the rights' purchase script, per variant."""
+    right = {"name": "满199减20", "kind": "amount_off", "value": {"amount": 20, "min_spend": 199}, "default": True, "budget": {"money": 1000}}
+    assert client.put(ready.url("/rights/all20"), json=right, headers=ready.merchant).status_code == 201
+    body = {
+        "name": "Rights or not", "lever": {"type": "rights"},
+        "variants": [{"key": "bare", "control": True, "policy": "none"}, {"key": "given", "policy": "default"}],
+        "metrics": {"primary": "conversion", "guardrails": ["rights_cost"]},
+    }
+    assert put(client, ready, "rx", body).status_code == 201
+    assert start(client, ready, "rx").status_code == 200
+    now = time.time()
+    pages = {v: render(client, ready, v, context={"ts": now - 100}) for v in (f"r{i}" for i in range(12))}
+    variant = {v: p["experiments"][0]["variant"] for v, p in pages.items()}
+    granted = {v for v, p in pages.items() if p["rights"]["granted"]}
+    assert granted == {v for v, k in variant.items() if k == "given"} and 0 < len(granted) < 12
+    events = [
+        {"event_id": f"o-{v}", "type": "purchase", "visitor_id": v, "ts": now - 50, "amount": 250, **({"right_id": "all20"} if v in granted else {})}
+        for v in pages
+    ]
+    out = client.post(ready.url("/events"), json={"events": events}, headers=ready.storefront).json()
+    assert sorted(x["event_id"] for x in out["rights"] if x["result"] == "redeemed") == sorted(f"o-{v}" for v in granted)
+    r = redis_of(client)
+    assert wait_for(lambda: r.hlen(keys.experiment_exposures(ready.shop_id, "rx", 1)) == 12)
+    time.sleep(2.1)
+    res = client.get(ready.url("/experiments/rx/results"), headers=ready.merchant)
+    assert res.status_code == 200, res.text
+    by_key = {v["key"]: v for v in res.json()["variants"]}
+    assert by_key["given"]["metrics"]["rights_cost"] == {"mean": pytest.approx(20.0), "std": 0.0, "sum": pytest.approx(20.0 * len(granted))}
+    assert by_key["bare"]["metrics"]["rights_cost"]["sum"] == 0.0
+    assert by_key["given"]["vs_control"]["rights_cost"]["difference"] == pytest.approx(20.0)

@@ -12,22 +12,31 @@
 -- released, by a purchase event later than the grace, the cost alone is put on), so
 -- "reserved" stays the outstanding worst cases plus the money really spent.
 --
+-- Each redemption is also appended to the shop's event log as a "redemption" line
+-- (amount: its cost), in the same entry format as the ingested events
+-- (app.store.visitors.EVENT_LOG_FIELDS), so experiments attribute the money given
+-- away to their variants like any other event: in this script, so a redemption
+-- counted is a redemption logged.
+--
 -- KEYS[1] the shop's rights counters hash, KEYS[2] the outstanding grants (sorted
--- set, see rights_grant.lua), KEYS[2+v] visitor v's rights hash.
--- ARGV[1] N purchases, then 7 values per purchase: visitor index (1-based), event
--- id, ts (ms), the right it names ('' for none), its cost (cents), its minimum spend
--- (cents; -1 when the right is unknown), the order's amount (cents).
+-- set, see rights_grant.lua), KEYS[3] the shop's event log stream, KEYS[3+v]
+-- visitor v's rights hash.
+-- ARGV[1] N purchases, ARGV[2] the event log's max length, then 8 values per
+-- purchase: visitor index (1-based), visitor id, event id, ts (ms), the right it
+-- names ('' for none), its cost (cents), its minimum spend (cents; -1 when the right
+-- is unknown), the order's amount (cents).
 -- Returns one word per purchase: redeemed | converted | converted_before |
 -- outside_term | duplicate | no_decision | not_held | expired | already_redeemed |
 -- below_min_spend | unknown_right.
-local stats, outstanding, n = KEYS[1], KEYS[2], tonumber(ARGV[1])
-local out = {}
+local stats, outstanding, log = KEYS[1], KEYS[2], KEYS[3]
+local n, maxlen = tonumber(ARGV[1]), ARGV[2]
+local out, logged = {}, {}
 for i = 0, n - 1 do
-  local b = 2 + i * 7
-  local vkey = KEYS[2 + tonumber(ARGV[b])]
-  local event_id, ts = ARGV[b + 1], tonumber(ARGV[b + 2])
-  local named, cost, min_spend = ARGV[b + 3], tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
-  local order = tonumber(ARGV[b + 6])
+  local b = 3 + i * 8
+  local vkey = KEYS[3 + tonumber(ARGV[b])]
+  local visitor, event_id, ts = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3])
+  local named, cost, min_spend = ARGV[b + 4], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
+  local order = tonumber(ARGV[b + 7])
   local word
   if redis.call('HSETNX', vkey, 'p:' .. event_id, '1') == 0 then
     word = 'duplicate'
@@ -73,6 +82,7 @@ for i = 0, n - 1 do
             redis.call('HINCRBY', stats, named .. ':reserved', cost)
           end
           redis.call('HINCRBY', vkey, 'n:' .. named, 1)
+          logged[#logged + 1] = table.concat({event_id, 'redemption', visitor, ARGV[b + 3], '', cost, ''}, '\t')
           word = 'redeemed'
         end
       end
@@ -80,5 +90,8 @@ for i = 0, n - 1 do
     end
   end
   table.insert(out, word)
+end
+if #logged > 0 then
+  redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 'events', table.concat(logged, '\n'))
 end
 return out
