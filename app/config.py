@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ class SettingsError(ValueError):
     """A setting from the environment that cannot be used (the message names the variable)."""
 
 
-def _number(e: Mapping[str, str], name: str, default: str, kind: type[int] | type[float]) -> Any:
+def _number(e: Mapping[str, str], name: str, default: str, kind: type[int | float]) -> Any:
     raw = e.get(name, default)
     try:
         return kind(raw)
