@@ -56,8 +56,10 @@ class Forest:
     default_left: np.ndarray  # (splits,) where a missing value goes
     nan_left: np.ndarray  # (splits,) where NaN goes: the default side, or as 0 when NaN is not the missing value
     zero_missing: np.ndarray  # (splits,) numerical splits whose missing value is zero
+    zero_missing_any: bool
     cat_splits: np.ndarray  # (categorical splits,) their split indices
-    categories: np.ndarray  # (categorical splits, most category + 1) bool: category k goes left
+    categories: np.ndarray  # (categorical splits, most category + 2) bool: category k goes left; the last column is all False
+    cat_rows: np.ndarray  # (categorical splits,) 0 .. n - 1, to index ``categories`` row by row
     left: np.ndarray  # (splits,) node on the left
     right: np.ndarray  # (splits,) node on the right
     leaf_ids: np.ndarray  # (leaves,) the leaves' node numbers
@@ -84,29 +86,29 @@ class Forest:
         n = len(X)
         x = X[:, self.feature]  # (rows, splits): each split's feature value
         go_left = x <= self.threshold  # NaN compares False; fixed below
-        if self.zero_missing.any():
-            zero = self.zero_missing & (np.abs(np.nan_to_num(x)) <= ZERO)
-            go_left = np.where(zero, self.default_left, go_left)
-        nan = np.isnan(x)
-        if nan.any():
-            go_left = np.where(nan, self.nan_left, go_left)
+        if self.zero_missing_any:
+            go_left = np.where(self.zero_missing & (np.abs(x) <= ZERO), self.default_left, go_left)
+        if np.isnan(X).any():
+            go_left = np.where(np.isnan(x), self.nan_left, go_left)
         if len(self.cat_splits):
             c = x[:, self.cat_splits]
-            top = self.categories.shape[1]
-            # NaN and values below 0 go right; truncation toward zero keeps -0.5 as 0, as LightGBM's int cast does
-            k = np.where(np.isnan(c) | (c <= -1.0), top, np.minimum(np.trunc(np.nan_to_num(c)), top)).astype(np.intp)
-            table = np.concatenate([self.categories, np.zeros((len(self.categories), 1), dtype=bool)], axis=1)
-            go_left[:, self.cat_splits] = table[np.arange(len(self.cat_splits)), k]
-        # next node of every node, leaves pointing at themselves, flattened over rows
+            top = self.categories.shape[1] - 1  # the padded last column: "in no set"
+            # NaN and values at or below -1 go right; truncation toward zero keeps -0.5 as
+            # category 0, as LightGBM's int cast does
+            k = np.where(np.isnan(c) | (c <= -1.0) | (c >= top), top, np.trunc(np.where(np.isnan(c), 0.0, c))).astype(np.intp)
+            go_left[:, self.cat_splits] = self.categories[self.cat_rows, k]
+        # the next node of every node (leaves point at themselves), rows laid end to end
         nxt = np.empty((n, self.nodes), dtype=np.intp)
         nxt[:, : self.splits] = np.where(go_left, self.left, self.right)
         nxt[:, self.splits :] = self.leaf_ids
-        nxt += (np.arange(n) * self.nodes)[:, None]
-        flat = nxt.ravel()
-        node = (self.roots + (np.arange(n) * self.nodes)[:, None]).ravel()
+        if n == 1:
+            flat, node = nxt[0], self.roots
+        else:
+            offsets = (np.arange(n) * self.nodes)[:, None]
+            flat, node = (nxt + offsets).ravel(), (self.roots + offsets).ravel()
         for _ in range(self.depth):
             node = flat[node]
-        leaves = self.value[node.reshape(n, -1) - (np.arange(n) * self.nodes)[:, None] - self.splits]
+        leaves = self.value[(node.reshape(n, -1) % self.nodes) - self.splits]
         # a booster's trees are consecutive: one sum per booster's run of trees
         return np.add.reduceat(leaves, self.first_tree, axis=1)
 
@@ -183,7 +185,7 @@ def flatten(boosters: Sequence[lgb.Booster]) -> Forest:
     default_left = np.array([bool(s.get("default_left", False)) for s in splits], dtype=bool)
     threshold = np.array([float("nan") if c else float(s["threshold"]) for s, c in zip(splits, categorical, strict=True)])
     cat_sets = [[int(k) for k in str(s["threshold"]).split("||")] for s, c in zip(splits, categorical, strict=True) if c]
-    table = np.zeros((len(cat_sets), max((max(c) for c in cat_sets), default=0) + 1), dtype=bool)
+    table = np.zeros((len(cat_sets), max((max(c) for c in cat_sets), default=0) + 2), dtype=bool)
     for row, c in enumerate(cat_sets):
         table[row, c] = True
     with np.errstate(invalid="ignore"):
@@ -194,8 +196,10 @@ def flatten(boosters: Sequence[lgb.Booster]) -> Forest:
         default_left=default_left,
         nan_left=nan_left,
         zero_missing=(missing == 1) & ~categorical,
+        zero_missing_any=bool(((missing == 1) & ~categorical).any()),
         cat_splits=np.flatnonzero(categorical),
         categories=table,
+        cat_rows=np.arange(len(cat_sets), dtype=np.intp),
         left=np.array([node_id(lt) for lt, _ in children], dtype=np.intp),
         right=np.array([node_id(rt) for _, rt in children], dtype=np.intp),
         leaf_ids=np.arange(n_splits, n_splits + len(leaves), dtype=np.intp),
