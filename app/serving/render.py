@@ -47,6 +47,7 @@ from app.experiments.definition import HOLDOUT_ID
 from app.experiments.levers import Overrides, overrides_for
 from app.rendering.html import PageRenderer
 from app.rights.definition import Right
+from app.rights.policy import RightsDecision
 from app.scoring.attribute_models import ModelRegistry
 from app.serving.banners import BannerService, CompiledBanner, spec_for
 from app.serving.exposures import ExposureLog
@@ -184,6 +185,12 @@ class RightsAnswer:
     fallback: Fallback | None = None
 
 
+def _rights_failed(shop_id: str, exc: Exception) -> RightsAnswer:
+    log.exception("rights failed for shop %s", shop_id, exc_info=exc)
+    fb = Fallback("rights", f"rights failed ({type(exc).__name__})", "no personal right on this page")
+    return RightsAnswer({"granted": None, "status": "failed"}, None, fb)
+
+
 def with_rights(d: PageDecision, answer: RightsAnswer) -> PageDecision:
     fallbacks = d.fallbacks if answer.fallback is None else (*d.fallbacks, answer.fallback)
     return replace(d, rights=answer.rights, slots=with_coupon(d.slots, answer.right), fallbacks=fallbacks)
@@ -263,7 +270,7 @@ class RenderService:
         page = config.pages.get(req.page)
         if page is None:
             raise PageNotFound(req.page, sorted(config.pages))
-        rights_task: asyncio.Task[RightsAnswer] | None = None
+        rights_task: asyncio.Future[RightsAnswer] | None = None
         try:
             attributes = self._attributes(config, req, profile, fallbacks)
             # The shop's holdout sees no personalization at all: no crowd, no model, no
@@ -283,10 +290,9 @@ class RenderService:
             forced = {slot: (o.value, o.reason) for (page, slot), o in overrides.blocks.items() if page == req.page}
             strategy = overrides.strategy(req.page)
             if config.rights and self.rights is not None:
-                # Started now, awaited after the page decision: the grant's round trip
-                # (and the embedded Redis's fsync) runs while the ranker's thread scores
-                # the grids, instead of after them.
-                rights_task = asyncio.create_task(self._rights(config, req, profile, matched, overrides, held_right, render_id, not plain))
+                # Decided now, granted while the ranker's thread scores the grids (the
+                # grant is a Redis round trip), awaited after the page decision.
+                rights_task = self._start_rights(config, req, profile, matched, overrides, held_right, render_id, not plain)
             rank_scores: dict[str, np.ndarray]
             if plain or (strategy is not None and strategy.value == "popularity"):
                 rank_scores, ranker_version = {}, None
@@ -444,7 +450,7 @@ class RenderService:
             forced=forced,
         )
 
-    async def _rights(
+    def _start_rights(
         self,
         config: ShopConfig,
         req: RenderRequest,
@@ -454,37 +460,54 @@ class RenderService:
         held_right: Any,
         render_id: str,
         personalized: bool,
-    ) -> RightsAnswer:
+    ) -> asyncio.Future[RightsAnswer]:
         """The visitor's right for this page view: the one they hold, or a new decision.
 
+        The decision (the uplift model, the policy) runs here, on the event loop, before
+        the ranker's thread starts: run alongside it, the two fight over the GIL and the
+        model takes three times as long. Only the grant, a Redis round trip, is left
+        running as a task while the page is ranked and decided.
+
         A preview decides but grants nothing (no budget is spent on a merchant's look).
-        A failure costs the page its personal right, never the page: this never raises.
+        A failure costs the page its personal right, never the page: the future never
+        holds an exception.
         """
         assert self.rights is not None
+        done: asyncio.Future[RightsAnswer] = asyncio.get_running_loop().create_future()
         shop_id, now = config.shop.shop_id, req.context.ts
         try:
-            grant = None if req.preview else rights_store.live_grant(held_right, now)
-            if grant is None:
-                lever = overrides.rights_policy()
-                decision, uplift_version = self.rights.decide(
-                    config.rights, config.rights_settings, profile.behaviour, req.context, matched,
-                    personalized=personalized, lever=lever.value if lever is not None else None,
-                )
-                version = f"config {config.version}, uplift {uplift_version or 'none'}"
-                if req.preview:
-                    answer: dict[str, Any] = {"preview": True, "granted": None, **decision.as_dict(), "policy_version": version}
-                    first = config.rights.get(decision.candidates[0]) if decision.candidates else None
-                    if first is not None:
-                        answer["granted"] = first.summary()
-                    return RightsAnswer(answer, first)
-                grant = await self.rights.store.grant(
-                    shop_id, req.visitor_id, decision, config.rights, now=now, zone=config.derived_settings.timezone,
-                    policy_version=version, render_id=render_id,
-                )
+            held = None if req.preview else rights_store.live_grant(held_right, now)
+            if held is not None:
+                done.set_result(RightsAnswer(held.as_dict(config.rights), config.rights.get(held.right) if held.right else None))
+                return done
+            lever = overrides.rights_policy()
+            decision, uplift_version = self.rights.decide(
+                config.rights, config.rights_settings, profile.behaviour, req.context, matched,
+                personalized=personalized, lever=lever.value if lever is not None else None,
+            )
+            version = f"config {config.version}, uplift {uplift_version or 'none'}"
+            if req.preview:
+                answer: dict[str, Any] = {"preview": True, "granted": None, **decision.as_dict(), "policy_version": version}
+                first = config.rights.get(decision.candidates[0]) if decision.candidates else None
+                if first is not None:
+                    answer["granted"] = first.summary()
+                done.set_result(RightsAnswer(answer, first))
+                return done
         except Exception as exc:
-            log.exception("rights failed for shop %s", shop_id)
-            fb = Fallback("rights", f"rights failed ({type(exc).__name__})", "no personal right on this page")
-            return RightsAnswer({"granted": None, "status": "failed"}, None, fb)
+            done.set_result(_rights_failed(shop_id, exc))
+            return done
+        return asyncio.ensure_future(self._grant(config, req, decision, version, render_id))
+
+    async def _grant(self, config: ShopConfig, req: RenderRequest, decision: RightsDecision, version: str, render_id: str) -> RightsAnswer:
+        assert self.rights is not None
+        shop_id = config.shop.shop_id
+        try:
+            grant = await self.rights.store.grant(
+                shop_id, req.visitor_id, decision, config.rights, now=req.context.ts, zone=config.derived_settings.timezone,
+                policy_version=version, render_id=render_id,
+            )
+        except Exception as exc:
+            return _rights_failed(shop_id, exc)
         return RightsAnswer(grant.as_dict(config.rights), config.rights.get(grant.right) if grant.right else None)
 
     def _attach_banners(

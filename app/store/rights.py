@@ -94,24 +94,23 @@ def grant_args(
     day, into_day = local_day(now, zone)
     body = {**decision.as_dict(), **audit}
     hold = decision.hold_s if decision.explore and decision.arm == NONE_ARM else NONE_HOLD_S
-    args: list[str | int] = [
-        round(now * 1000), day, json.dumps(body, separators=(",", ":")), round(hold * 1000), grant_id, AUDIT_MAXLEN,
-        decision.arm, int(decision.explore), len(decision.candidates),
-    ]
+    candidates = []
     for rid in decision.candidates:
         r = rights[rid]
-        cost = r.max_cost_cents
-        args += [
+        candidates.append([
             rid,
             round(r.grant_until(now) * 1000),
-            cost,
+            r.max_cost_cents,
             -1 if r.budget_count is None else r.budget_count,
             -1 if r.budget_cents is None else r.budget_cents,
             -1 if r.daily_count is None else pacing_allowance(r.daily_count, into_day),
             -1 if r.daily_cents is None else pacing_allowance(r.daily_cents, into_day),
             r.per_visitor_limit,
-        ]
-    args.append(round(RELEASE_GRACE_S * 1000))
+        ])
+    args: list[str | int] = [
+        round(now * 1000), day, json.dumps(body, separators=(",", ":")), round(hold * 1000), grant_id, AUDIT_MAXLEN,
+        decision.arm, int(decision.explore), round(RELEASE_GRACE_S * 1000), json.dumps(candidates, separators=(",", ":")),
+    ]
     return args
 
 

@@ -17,18 +17,19 @@
 -- (without right, grant id and end), ARGV[4] how long a "none" stays decided (ms),
 -- ARGV[5] grant id, ARGV[6] audit stream max length, ARGV[7] the arm the policy
 -- chose ("none" or a right: counted in the exploration tallies when exploring),
--- ARGV[8] explore (0/1), ARGV[9] N candidates, then 8 values per candidate: id,
--- grant end (ms), reserved cost (cents), count budget, money budget (cents),
+-- ARGV[8] explore (0/1), ARGV[9] the grace after a grant's end before its
+-- reservation is released (ms), ARGV[10] the candidates in order, as one JSON array
+-- (one string: far cheaper for the client to send than 8 arguments a candidate) of
+-- [id, grant end (ms), reserved cost (cents), count budget, money budget (cents),
 -- today's count allowance, today's money allowance (cents) (-1 where unlimited),
--- and how many redemptions one visitor may make; then ARGV[10 + 8N] the grace after a
--- grant's end before its reservation is released (ms).
+-- how many redemptions one visitor may make].
 -- Returns {"sticky", current JSON} | {"granted", right, decision JSON, skipped}
 --         | {"none", decision JSON, skipped}; skipped: "right:why,right:why".
 local vkey, stats, audit, outstanding = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, day = tonumber(ARGV[1]), ARGV[2]
 local hold_none, grant_id, maxlen = tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local arm, explore, n = ARGV[7], ARGV[8] == '1', tonumber(ARGV[9])
-local grace = tonumber(ARGV[10 + n * 8])
+local arm, explore = ARGV[7], ARGV[8] == '1'
+local grace = tonumber(ARGV[9])
 
 local due = redis.call('ZRANGEBYSCORE', outstanding, '-inf', now, 'LIMIT', 0, 50)
 for _, member in ipairs(due) do
@@ -54,12 +55,9 @@ end
 
 local decision = cjson.decode(ARGV[3])
 local skipped = {}
-for i = 0, n - 1 do
-  local b = 10 + i * 8
-  local id, until_ms, cost = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
-  local count_budget, money_budget = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  local day_count, day_money = tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
-  local limit = tonumber(ARGV[b + 7])
+for _, c in ipairs(cjson.decode(ARGV[10])) do
+  local id, until_ms, cost = c[1], c[2], c[3]
+  local count_budget, money_budget, day_count, day_money, limit = c[4], c[5], c[6], c[7], c[8]
   local why = nil
   if tonumber(redis.call('HGET', vkey, 'n:' .. id) or '0') >= limit then
     why = 'visitor_limit'
