@@ -4,11 +4,20 @@
 
 Seeds the demo shop, starts ten experiments through the API (block, ranking and banner
 levers; two namespaces; one targeted at a crowd), then renders in-process (no HTTP: the
-difference is small and HTTP noise would bury it) in alternating rounds with and without
-the experiments. Without them is the floor: the same process, visitors and page, with the
-shop's configuration snapshot swapped for a copy that has no experiments. Every render is
-a real one (exposures and first exposures logged), so the figure includes assignment,
-levers and exposure logging. The issue's bar: under 0.5 ms added per render.
+difference is small and HTTP noise would bury it) in rounds of three legs, in rotating
+order, over the same visitors:
+
+- **without experiments**, the floor: the shop's configuration snapshot swapped for a
+  copy that has none;
+- **10 experiments, control content**: the same ten experiments (same hashes,
+  namespaces, coverage, targeting, weights) whose variants all show what the control
+  shows. Everything running an experiment costs is there: assignment, the levers
+  looked up, exposures and first exposures logged. This is the issue's bar ("assignment
+  for 10 running experiments adds under 0.5 ms to a render");
+- **10 experiments, as defined**: the variants change the page too (a hero, a promo, a
+  coupon strip, a grid that ranks the whole catalog instead of a crowd's shelf), so this
+  leg adds what those pages cost to rank and build: the merchant's content, not the
+  experiments' machinery, which is why the bar is not judged on it. Printed beside it.
 
 Also timed alone: the pure assignment of the ten (hash, namespaces, coverage, overrides).
 """
@@ -67,6 +76,7 @@ def main() -> None:
     from app.core.profile import Context
     from app.experiments.levers import overrides_for
     from app.serving.render import RenderRequest
+    from app.store import keys
 
     with in_process_demo(args.visitors) as (c, h):
         for exp_id, body in EXPERIMENTS.items():
@@ -79,19 +89,28 @@ def main() -> None:
         with_exps = service.snapshots.configs["demo"]
         assert len(with_exps.experiments) == 10
         without = replace(with_exps, experiments=())
+        # the same experiments, each variant stripped of the field its lever reads: assigned,
+        # exposed and logged as before, but every variant shows the control's content
+        lever_fields = {"block", "strategy", "design", "policy"}
+        control_content = replace(with_exps, experiments=tuple(
+            replace(e, variants={k: {f: x for f, x in v.items() if f not in lever_fields} for k, v in e.variants.items()})
+            for e in with_exps.experiments
+        ))
         rng = random.Random(3)
-        # Each leg has visitors of its own (the seeded ones split by parity, new anonymous
-        # ones): a visitor's first page view costs more (the rights grant, first
-        # exposures), so a leg that met the visitors first would pay it for both.
-        visitors = {
-            leg: [f"v{rng.randrange(args.visitors // 2) * 2 + leg:05d}" if i % 4 else f"anon-{leg}-{i}" for i in range(args.renders)]
-            for leg in (0, 1)
-        }
+        # Both legs render the same visitors (the same profiles, so the same crowds and
+        # rights), and each visitor's rights decision is cleared before each leg, outside
+        # the timing: otherwise whichever leg met a visitor first would pay the rights
+        # grant for both. (An earlier version gave each leg visitors of its own, which
+        # compared different profiles.)
+        pool = [f"v{rng.randrange(args.visitors):05d}" if i % 4 else f"anon-{i}" for i in range(args.renders)]
         per_round = args.renders // args.rounds
-        lat: dict[str, list[float]] = {"without experiments": [], "with 10 experiments": []}
+        NONE, NEUTRAL, DEFINED = "without experiments", "10 experiments, control content", "10 experiments, as defined"
+        configs = {NONE: without, NEUTRAL: control_content, DEFINED: with_exps}
+        lat: dict[str, list[float]] = {name: [] for name in configs}
         round_mean: dict[str, list[float]] = {name: [] for name in lat}
 
         async def leg(name: str, config: object, chunk: list[str]) -> None:
+            await service.redis.delete(*(keys.rights_visitor("demo", v) for v in set(chunk)))
             service.snapshots.configs["demo"] = config
             times = []
             for vid in chunk:
@@ -102,26 +121,28 @@ def main() -> None:
             lat[name] += times
             round_mean[name].append(statistics.fmean(times))
 
-        for k in range(args.rounds):  # alternating rounds: drift of a noisy machine hits both legs
-            legs = [("without experiments", without, visitors[0]), ("with 10 experiments", with_exps, visitors[1])]
-            for name, config, pool in legs if k % 2 == 0 else legs[::-1]:
-                c.portal.call(leg, name, config, pool[k * per_round : (k + 1) * per_round])
+        names = list(configs)
+        for k in range(args.rounds):  # rotating order: drift of a noisy machine hits every leg
+            for name in names[k % 3 :] + names[: k % 3]:
+                c.portal.call(leg, name, configs[name], pool[k * per_round : (k + 1) * per_round])
         service.snapshots.configs["demo"] = with_exps
 
-        print(f"\n{args.renders} in-process renders per leg, {args.rounds} alternating rounds\n")
-        rows = {name: summary(name, v[len(v) // 10 :], sum(v[len(v) // 10 :])) for name, v in lat.items()}
-        base, exp = lat["without experiments"], lat["with 10 experiments"]
-        mean_add = (statistics.fmean(exp) - statistics.fmean(base)) * 1000
-        p50_add = rows["with 10 experiments"]["p50_ms"] - rows["without experiments"]["p50_ms"]
-        # Each round's two legs ran back to back, so their difference is free of the
-        # machine's slow drift; the median over rounds is free of the round that a
-        # neighbour's burst hit. The bar is judged on it.
-        paired = sorted((w - o) * 1000 for w, o in zip(round_mean["with 10 experiments"], round_mean["without experiments"], strict=True))
-        added = statistics.median(paired)
-        q1, q3 = paired[len(paired) // 4], paired[3 * len(paired) // 4]
-        print(f"\nadded per render: mean {mean_add:+.3f} ms, p50 {p50_add:+.3f} ms; "
-              f"ratio with/without (mean) {statistics.fmean(exp) / statistics.fmean(base):.3f}")
-        print(f"paired rounds ({len(paired)}): median added {added:+.3f} ms (quartiles {q1:+.3f} .. {q3:+.3f})")
+        print(f"\n{args.renders} in-process renders per leg, {args.rounds} rounds\n")
+        for name, v in lat.items():
+            summary(name, v[len(v) // 10 :], sum(v[len(v) // 10 :]))
+        base = statistics.fmean(lat[NONE])
+        added: dict[str, float] = {}
+        print()
+        for name in (NEUTRAL, DEFINED):
+            # Each round's legs ran back to back, so their difference is free of the
+            # machine's slow drift; the median over rounds is free of the round that a
+            # neighbour's burst hit. The bar is judged on it.
+            paired = sorted((w - o) * 1000 for w, o in zip(round_mean[name], round_mean[NONE], strict=True))
+            added[name] = statistics.median(paired)
+            q1, q3 = paired[len(paired) // 4], paired[3 * len(paired) // 4]
+            print(f"{name}: added per render, median of {len(paired)} paired rounds {added[name]:+.3f} ms "
+                  f"(quartiles {q1:+.3f} .. {q3:+.3f}); mean {(statistics.fmean(lat[name]) - base) * 1000:+.3f} ms, "
+                  f"ratio to without {statistics.fmean(lat[name]) / base:.3f}")
 
         matched = {"dormant"}
         n = 20_000
@@ -131,7 +152,9 @@ def main() -> None:
             overrides_for(with_exps.experiments, assignments)
         alone = (time.perf_counter() - t) / n * 1000
         print(f"assignment alone (10 experiments + levers, pure): {alone * 1000:.1f} µs per render")
-        print(f"bar: under 0.5 ms added per render -> {'met' if added < 0.5 else 'NOT met'} (median of paired rounds {added:+.3f} ms)")
+        bar = added[NEUTRAL]
+        print(f"bar: assignment for 10 running experiments adds under 0.5 ms per render -> {'met' if bar < 0.5 else 'NOT met'} "
+              f"({NEUTRAL}: {bar:+.3f} ms; the variants' own content adds {added[DEFINED] - bar:+.3f} ms more)")
 
 
 if __name__ == "__main__":
