@@ -84,6 +84,8 @@ class Forest:
         if X.shape[1] != self.n_features:
             raise ValueError(f"rows have {X.shape[1]} features, the boosters {self.n_features}")
         n = len(X)
+        if n == 0:
+            return np.zeros((0, len(self.first_tree)))
         x = X[:, self.feature]  # (rows, splits): each split's feature value
         go_left = x <= self.threshold  # NaN compares False; fixed below
         if self.zero_missing_any:

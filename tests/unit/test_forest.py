@@ -105,6 +105,15 @@ def test_published_uplift_model_scores_as_lightgbm() -> None:
         np.testing.assert_allclose(fast[arm].order_value, np.maximum(model.order_value.predict(stacked), 0), rtol=1e-12, atol=1e-9)
 
 
+def test_no_rows_give_no_scores_as_lightgbm_does() -> None:
+    booster, X = _trained({"objective": "binary"}, categorical=False)
+    assert flatten([booster, booster]).predict(np.empty((0, X.shape[1]))).shape == (0, 2)
+    assert booster.predict(np.empty((0, X.shape[1]))).shape == (0,)
+    model = load_uplift(UPLIFT)
+    empty = model.predict(np.empty((0, len(model.spec.visitor_names))))
+    assert all(p.conversion.shape == p.order_value.shape == (0,) for p in empty.values())
+
+
 def test_refuses_what_it_cannot_reproduce() -> None:
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(300, 3)), rng.integers(0, 3, 300)
