@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -22,12 +23,17 @@ class SettingsError(ValueError):
     """A setting from the environment that cannot be used (the message names the variable)."""
 
 
-def _number(e: Mapping[str, str], name: str, default: str, kind: type[int | float]) -> Any:
+def _number(e: Mapping[str, str], name: str, default: str, kind: type[int | float], least: float) -> Any:
+    """The setting as a number of ``kind``, at least ``least`` (a negative timeout or a
+    NaN time-to-live would be accepted silently and then misbehave)."""
     raw = e.get(name, default)
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not math.isfinite(value) or value < least:
+        raise SettingsError(f"{name} must be a number of at least {least:g}, not {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -66,16 +72,16 @@ class Settings:
             admin_token=token,
             redis_url=e.get("STOREFRONT_REDIS_URL") or None,
             data_dir=Path(e.get("STOREFRONT_DATA_DIR", "./data")).resolve(),
-            render_deadline_ms=_number(e, "STOREFRONT_RENDER_DEADLINE_MS", "250", int),
-            redis_timeout_ms=_number(e, "STOREFRONT_REDIS_TIMEOUT_MS", "150", int),
-            snapshot_ttl_s=_number(e, "STOREFRONT_SNAPSHOT_TTL_S", "5", float),
-            reload_timeout_ms=_number(e, "STOREFRONT_RELOAD_TIMEOUT_MS", "2000", int),
+            render_deadline_ms=_number(e, "STOREFRONT_RENDER_DEADLINE_MS", "250", int, 1),
+            redis_timeout_ms=_number(e, "STOREFRONT_REDIS_TIMEOUT_MS", "150", int, 1),
+            snapshot_ttl_s=_number(e, "STOREFRONT_SNAPSHOT_TTL_S", "5", float, 0),
+            reload_timeout_ms=_number(e, "STOREFRONT_RELOAD_TIMEOUT_MS", "2000", int, 1),
             models_dir=Path(e.get("STOREFRONT_MODELS_DIR", str(REPO_ROOT / "models" / "attributes"))).resolve(),
             ranker_dir=Path(e.get("STOREFRONT_RANKER_DIR", str(REPO_ROOT / "models" / "ranker"))).resolve(),
             uplift_dir=Path(e.get("STOREFRONT_UPLIFT_DIR", str(REPO_ROOT / "models" / "uplift"))).resolve(),
-            banner_cache_mb=_number(e, "STOREFRONT_BANNER_CACHE_MB", "512", int),
-            banner_memory_mb=_number(e, "STOREFRONT_BANNER_MEMORY_MB", "64", int),
-            console_session_s=_number(e, "STOREFRONT_CONSOLE_SESSION_S", str(12 * 3600), int),
+            banner_cache_mb=_number(e, "STOREFRONT_BANNER_CACHE_MB", "512", int, 0),
+            banner_memory_mb=_number(e, "STOREFRONT_BANNER_MEMORY_MB", "64", int, 0),
+            console_session_s=_number(e, "STOREFRONT_CONSOLE_SESSION_S", str(12 * 3600), int, 60),
             admin_token_generated=generated,
             redis_fsync=e.get("STOREFRONT_REDIS_FSYNC", "everysec"),
         )

@@ -25,6 +25,9 @@ def test_values_are_read() -> None:
         ({"STOREFRONT_REDIS_FSYNC": "sometimes"}, "STOREFRONT_REDIS_FSYNC must be one of everysec, always, not 'sometimes'"),
         ({"STOREFRONT_REDIS_TIMEOUT_MS": "fast"}, "STOREFRONT_REDIS_TIMEOUT_MS must be a number, not 'fast'"),
         ({"STOREFRONT_SNAPSHOT_TTL_S": ""}, "STOREFRONT_SNAPSHOT_TTL_S must be a number, not ''"),
+        ({"STOREFRONT_REDIS_TIMEOUT_MS": "-5"}, "STOREFRONT_REDIS_TIMEOUT_MS must be a number of at least 1, not '-5'"),
+        ({"STOREFRONT_SNAPSHOT_TTL_S": "nan"}, "STOREFRONT_SNAPSHOT_TTL_S must be a number of at least 0, not 'nan'"),
+        ({"STOREFRONT_CONSOLE_SESSION_S": "10"}, "STOREFRONT_CONSOLE_SESSION_S must be a number of at least 60, not '10'"),
     ],
 )
 def test_unusable_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
