@@ -95,22 +95,15 @@ class UpliftModel:
     # threshold is Φ((ln(order_value / threshold) - spread² / 2) / spread), not 0 or 1
     order_value_spread: float = 0.0
 
-    @cached_property
-    def order_value_forest(self) -> Forest | None:
-        return flat_or_none((self.order_value,))
-
     def predict(self, X: np.ndarray) -> dict[str, ArmPrediction]:
         """Predictions for every arm, control included, for rows of ``visitor_row``."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         n, names = len(X), (self.control, *self.arms)
         conversion = self.conversion.predict(X)
         # one call for all arms: each row repeated once per arm, the arm's index appended
+        # (one booster: a single LightGBM call is as fast as its flattened forest)
         stacked = np.column_stack([np.tile(X, (len(names), 1)), np.repeat(np.arange(len(names), dtype=float), n)])
-        if len(stacked) <= FEW_ROWS and self.order_value_forest is not None:
-            raw = self.order_value_forest.predict(stacked)[:, 0]
-        else:
-            raw = np.asarray(self.order_value.predict(stacked, num_threads=1), dtype=float)
-        value = np.maximum(raw, 0.0).reshape(len(names), n)
+        value = np.maximum(np.asarray(self.order_value.predict(stacked, num_threads=1), dtype=float), 0.0).reshape(len(names), n)
         return {
             name: ArmPrediction(conversion[:, j], conversion[:, j] * value[j], value[j]) for j, name in enumerate(names)
         }
@@ -166,5 +159,5 @@ def load_uplift(folder: Path) -> UpliftModel:
         version, spec, arms, control, str(manifest.get("learner", "?")), conversion, order_value, manifest.get("metrics") or {}, spread
     )
     # flattened now, while loading, so the first page view does not pay for it
-    model.conversion.forest, model.order_value_forest  # noqa: B018
+    model.conversion.forest  # noqa: B018
     return model

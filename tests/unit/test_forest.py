@@ -92,9 +92,9 @@ def test_several_boosters_one_column_each() -> None:
 def test_published_uplift_model_scores_as_lightgbm() -> None:
     model = load_uplift(UPLIFT)
     rng = np.random.default_rng(1)
-    X = np.abs(_rows(rng, 40, len(model.spec.visitor_names))) * 50
-    fast = model.predict(X)  # 40 rows: the flattened path
-    assert len(X) * (len(model.arms) + 1) > FEW_ROWS >= len(X)
+    X = np.abs(_rows(rng, FEW_ROWS, len(model.spec.visitor_names))) * 50
+    assert model.conversion.forest is not None
+    fast = model.predict(X)  # FEW_ROWS rows: the conversion's flattened path
     slow_conversion = np.column_stack([b.predict(X) for b in model.conversion.boosters])
     adds = np.asarray(model.conversion.adds_control)
     slow_conversion[:, adds] += slow_conversion[:, :1]
