@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 
 from app.experiments.attribution import COUNTED, Exposure, LoggedEvent, Outcome, Window, attribute
 from app.store import keys
-from app.store.visitors import EVENT_LOG_FIELDS
+from app.store.visitors import read_event_log
 
 SETTLE_MS = 2_000  # events newer than this wait: their visitor's exposure may still be in a batch
 CHUNK = 200  # event-log entries (batches of events) per step
@@ -45,13 +45,11 @@ async def queue_first_exposures(pipe: Any, script: Any, shop_id: str, firsts: Se
 
 
 def _events(entries: Sequence[tuple[str, dict[str, str]]]) -> list[LoggedEvent]:
-    out = []
-    for _, fields in entries:
-        for line in fields["events"].split("\n"):
-            row = dict(zip(EVENT_LOG_FIELDS, line.split("\t"), strict=True))
-            if row["type"] in COUNTED:
-                out.append(LoggedEvent(row["type"], row["visitor_id"], int(row["ts_ms"]), int(row["amount_cents"] or 0)))
-    return out
+    return [
+        LoggedEvent(row["type"], row["visitor_id"], int(row["ts_ms"]), int(row["amount_cents"] or 0))
+        for row in read_event_log(entries)
+        if row["type"] in COUNTED
+    ]
 
 
 async def catch_up(r: aioredis.Redis, shop_id: str, windows: Sequence[Window], *, now_ms: int | None = None) -> int:
