@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.config import FSYNC_POLICIES
 from bench.common import in_process_demo, summary
 
 FIVE = ("cash20", "cash50", "pct10", "free_ship", "gift")
@@ -39,7 +40,7 @@ def main() -> None:
     p.add_argument("--renders", type=int, default=2000, help="renders per leg")
     p.add_argument("--visitors", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=10)
-    p.add_argument("--fsync", choices=("everysec", "always"), default="everysec", help="the embedded Redis's appendfsync (STOREFRONT_REDIS_FSYNC)")
+    p.add_argument("--fsync", choices=FSYNC_POLICIES, default=FSYNC_POLICIES[0], help="the embedded Redis's appendfsync (STOREFRONT_REDIS_FSYNC)")
     args = p.parse_args()
     warnings.simplefilter("ignore")
 
