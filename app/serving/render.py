@@ -185,6 +185,11 @@ class RightsAnswer:
     fallback: Fallback | None = None
 
 
+def _held_answer(grant: rights_store.Grant, rights: Mapping[str, Right]) -> RightsAnswer:
+    """The answer for a grant the visitor holds: kept from an earlier page, or made now."""
+    return RightsAnswer(grant.as_dict(rights), rights.get(grant.right) if grant.right else None)
+
+
 def _rights_failed(shop_id: str, exc: Exception) -> RightsAnswer:
     log.exception("rights failed for shop %s", shop_id, exc_info=exc)
     fb = Fallback("rights", f"rights failed ({type(exc).__name__})", "no personal right on this page")
@@ -466,9 +471,8 @@ class RenderService:
         The decision (the uplift model, the policy) runs here, on the event loop, before
         the ranker's thread starts, so the two do not compete for the GIL; only the
         grant, a Redis round trip, is left running as a task while the page is ranked
-        and decided (bench/rights_bench.py: the added p99 fell from +3.5..+5.0 ms to
-        +0.5..+2.8 ms; the p50, about +2 ms, did not move: in a render the model takes
-        about 0.6 ms, against 0.25 ms in a tight loop, its arrays no longer in cache).
+        and decided (bench/rights_bench.py measured a lower added p99 this way, and the
+        same p50; the README's benchmark table has the figures).
 
         A preview decides but grants nothing (no budget is spent on a merchant's look).
         A failure costs the page its personal right, never the page: the future never
@@ -480,7 +484,7 @@ class RenderService:
         try:
             held = None if req.preview else rights_store.live_grant(held_right, now)
             if held is not None:
-                done.set_result(RightsAnswer(held.as_dict(config.rights), config.rights.get(held.right) if held.right else None))
+                done.set_result(_held_answer(held, config.rights))
                 return done
             lever = overrides.rights_policy()
             decision, uplift_version = self.rights.decide(
@@ -510,7 +514,7 @@ class RenderService:
             )
         except Exception as exc:
             return _rights_failed(shop_id, exc)
-        return RightsAnswer(grant.as_dict(config.rights), config.rights.get(grant.right) if grant.right else None)
+        return _held_answer(grant, config.rights)
 
     def _attach_banners(
         self, d: PageDecision, config: ShopConfig, products: Mapping[str, Product], req: RenderRequest, overrides: Overrides
