@@ -3,9 +3,9 @@
     python bench/uplift_bench.py [--n 3000]
 
 Builds one visitor row with the service's own code, then times ``UpliftModel.predict``
-(for a few rows it scores the conversion's boosters flattened into numpy arrays,
-app/scoring/forest.py, and the order value in one LightGBM call) and, as the floor, the same model through LightGBM's own
-predict: 8 calls (the control's conversion, one effect model a right, the order value
+(for a few rows it scores every booster flattened into one set of numpy arrays,
+app/scoring/forest.py, the order value's once per arm) and, as the floor, the same
+model through LightGBM's own predict: 8 calls (the control's conversion, one effect model a right, the order value
 of all arms at once), most of each LightGBM's per-call overhead, not the trees.
 """
 

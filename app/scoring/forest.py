@@ -11,8 +11,13 @@ per level: about 40 µs for the seven on one row.
 
 Deciding every split costs rows × splits, so the forest only pays with few rows and
 several boosters: measured on the published conversion boosters (forest / LightGBM),
-1 row 39 / 199 µs, 8 rows 239 / 303 µs, 16 rows 1,174 / 425 µs; and one booster on
-7 rows (the order value) 64 / 32 µs. :data:`FEW_ROWS` is where callers switch.
+1 row 39 / 199 µs, 8 rows 239 / 303 µs, 16 rows 1,174 / 425 µs. :data:`FEW_ROWS` is
+where callers switch.
+
+A booster whose last features are the same for every row it scores (the order value
+model reads the arm's index there) can have them fixed when flattened: its splits on
+them are decided once and disappear, so one booster on one row per arm becomes one
+booster per arm on the same row, scored with the others in the same call.
 
 The decisions are LightGBM's own (``include/LightGBM/tree.h``), from the booster's
 ``dump_model()``:
@@ -29,7 +34,8 @@ boosters trained to have every kind of split, with NaN, zero and negative values
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,10 +142,36 @@ def _objective(dump: dict[str, Any]) -> bool:
     raise UnsupportedForest(f"objective {objective!r}")
 
 
-def flatten(boosters: Sequence[lgb.Booster]) -> Forest:
-    """One :class:`Forest` of every tree of ``boosters`` (which must share their features)."""
+def goes_left(node: Mapping[str, Any], value: float) -> bool:
+    """Where one split (a ``dump_model()`` node) sends ``value``: the same rules as :meth:`Forest.raw`."""
+    missing = str(node.get("missing_type", "None"))
+    if node["decision_type"] == "==":
+        if math.isnan(value) or value <= -1.0:
+            return False
+        return int(value) in {int(k) for k in str(node["threshold"]).split("||")}
+    if math.isnan(value):
+        if missing == "NaN":
+            return bool(node.get("default_left", False))
+        value = 0.0
+    if missing == "Zero" and abs(value) <= ZERO:
+        return bool(node.get("default_left", False))
+    return value <= float(node["threshold"])
+
+
+def flatten(boosters: Sequence[lgb.Booster], fixed: Sequence[Mapping[int, float]] | None = None) -> Forest:
+    """One :class:`Forest` of every tree of ``boosters``.
+
+    ``fixed[b]``, if given, holds values of some features of booster ``b`` that are the
+    same for every row it will score: its splits on them are decided now, once, and
+    leave the forest (partial evaluation). They must be the booster's last features,
+    and the rest of its features those of the other boosters. This is how one booster
+    that takes an arm's index as its last feature becomes one booster per arm, all
+    scored on the same row, in the same call as the others.
+    """
     if not boosters:
         raise UnsupportedForest("no booster to flatten")
+    if fixed is not None and len(fixed) != len(boosters):
+        raise ValueError("fixed needs one mapping per booster")
     splits: list[dict[str, Any]] = []
     children: list[tuple[int, int]] = []  # per split: (left, right), a leaf as -(its index + 1)
     leaves: list[float] = []
@@ -149,7 +181,7 @@ def flatten(boosters: Sequence[lgb.Booster]) -> Forest:
     n_features = -1
     depth = 0
 
-    def add(node: dict[str, Any], level: int) -> int:
+    def add(node: dict[str, Any], level: int, known: Mapping[int, float]) -> int:
         nonlocal depth
         if "split_feature" not in node:
             leaves.append(float(node.get("leaf_value", 0.0)))
@@ -157,17 +189,22 @@ def flatten(boosters: Sequence[lgb.Booster]) -> Forest:
             return -len(leaves)
         if node["decision_type"] not in ("<=", "=="):
             raise UnsupportedForest(f"split of type {node['decision_type']!r}")
+        if (f := int(node["split_feature"])) in known:  # decided once: only the chosen side stays
+            return add(node["left_child" if goes_left(node, known[f]) else "right_child"], level, known)
         i = len(splits)
         splits.append(node)
         children.append((0, 0))
-        children[i] = (add(node["left_child"], level + 1), add(node["right_child"], level + 1))
+        children[i] = (add(node["left_child"], level + 1, known), add(node["right_child"], level + 1, known))
         return i
 
-    for booster in boosters:
+    for b, booster in enumerate(boosters):
         dump = booster.dump_model()
         if dump.get("num_tree_per_iteration", 1) != 1 or dump.get("average_output"):
             raise UnsupportedForest("only single-output boosted trees")
-        n = int(dump["max_feature_idx"]) + 1
+        known = dict(fixed[b]) if fixed is not None else {}
+        n = int(dump["max_feature_idx"]) + 1 - len(known)
+        if set(known) != set(range(n, n + len(known))):
+            raise UnsupportedForest(f"fixed features {sorted(known)} are not the booster's last ones")
         if n_features not in (-1, n):
             raise UnsupportedForest(f"boosters of {n_features} and {n} features")
         n_features = n
@@ -178,7 +215,7 @@ def flatten(boosters: Sequence[lgb.Booster]) -> Forest:
         for tree in dump["tree_info"]:
             if tree.get("is_linear"):
                 raise UnsupportedForest("linear trees")
-            roots.append(add(tree["tree_structure"], 0))
+            roots.append(add(tree["tree_structure"], 0, known))
 
     n_splits = len(splits)
 
@@ -217,9 +254,9 @@ def flatten(boosters: Sequence[lgb.Booster]) -> Forest:
     )
 
 
-def flat_or_none(boosters: Sequence[lgb.Booster]) -> Forest | None:
+def flat_or_none(boosters: Sequence[lgb.Booster], fixed: Sequence[Mapping[int, float]] | None = None) -> Forest | None:
     """:func:`flatten`, or None for boosters it cannot reproduce (their callers use LightGBM's predict)."""
     try:
-        return flatten(boosters)
+        return flatten(boosters, fixed)
     except UnsupportedForest:
         return None

@@ -59,9 +59,11 @@ class ArmBoosters:
         """The expected outcome of every row under every arm: shape (n, len(arms))."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         if len(X) <= FEW_ROWS and self.forest is not None:
-            out = self.forest.predict(X)
-        else:
-            out = np.column_stack([np.asarray(b.predict(X, num_threads=1), dtype=float) for b in self.boosters])
+            return self.finish(self.forest.predict(X))
+        return self.finish(np.column_stack([np.asarray(b.predict(X, num_threads=1), dtype=float) for b in self.boosters]))
+
+    def finish(self, out: np.ndarray) -> np.ndarray:
+        """The boosters' raw predictions (n, arms) made outcomes: uplifts added to the control, probabilities clipped."""
         adds = np.asarray(self.adds_control)
         out[:, adds] += out[:, :1]
         if self.kind == BINARY:
@@ -95,15 +97,33 @@ class UpliftModel:
     # threshold is Φ((ln(order_value / threshold) - spread² / 2) / spread), not 0 or 1
     order_value_spread: float = 0.0
 
+    @cached_property
+    def forest(self) -> Forest | None:
+        """The conversion's boosters and the order value's, once per arm, in one flat forest.
+
+        The order value's booster reads the arm's index as its last feature; fixed to
+        each arm in turn (:func:`~app.scoring.forest.flatten`'s partial evaluation), it
+        becomes one booster per arm on the plain visitor row, so a page view's whole
+        model is one call on one row (None if the boosters cannot be flattened).
+        """
+        names = (self.control, *self.arms)
+        n = len(self.spec.visitor_names)
+        boosters = (*self.conversion.boosters, *(self.order_value for _ in names))
+        fixed = (*({} for _ in names), *({n: float(j)} for j in range(len(names))))
+        return flat_or_none(boosters, fixed)
+
     def predict(self, X: np.ndarray) -> dict[str, ArmPrediction]:
         """Predictions for every arm, control included, for rows of ``visitor_row``."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         n, names = len(X), (self.control, *self.arms)
-        conversion = self.conversion.predict(X)
-        # one call for all arms: each row repeated once per arm, the arm's index appended
-        # (one booster: a single LightGBM call is as fast as its flattened forest)
-        stacked = np.column_stack([np.tile(X, (len(names), 1)), np.repeat(np.arange(len(names), dtype=float), n)])
-        value = np.maximum(np.asarray(self.order_value.predict(stacked, num_threads=1), dtype=float), 0.0).reshape(len(names), n)
+        if n <= FEW_ROWS and self.forest is not None:
+            both = self.forest.predict(X)
+            conversion, value = self.conversion.finish(both[:, : len(names)]), np.maximum(both[:, len(names) :], 0.0).T
+        else:
+            conversion = self.conversion.predict(X)
+            # one call for all arms: each row repeated once per arm, the arm's index appended
+            stacked = np.column_stack([np.tile(X, (len(names), 1)), np.repeat(np.arange(len(names), dtype=float), n)])
+            value = np.maximum(np.asarray(self.order_value.predict(stacked, num_threads=1), dtype=float), 0.0).reshape(len(names), n)
         return {
             name: ArmPrediction(conversion[:, j], conversion[:, j] * value[j], value[j]) for j, name in enumerate(names)
         }
@@ -159,5 +179,5 @@ def load_uplift(folder: Path) -> UpliftModel:
         version, spec, arms, control, str(manifest.get("learner", "?")), conversion, order_value, manifest.get("metrics") or {}, spread
     )
     # flattened now, while loading, so the first page view does not pay for it
-    model.conversion.forest  # noqa: B018
+    model.forest  # noqa: B018
     return model

@@ -89,12 +89,36 @@ def test_several_boosters_one_column_each() -> None:
         np.testing.assert_allclose(got[:, j], booster.predict(X[:50]), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("params", "categorical"),
+    [
+        ({"objective": "regression"}, False),
+        ({"objective": "regression", "zero_as_missing": True}, False),
+        ({"objective": "binary"}, True),
+    ],
+    ids=["numerical", "zero-as-missing", "categorical"],
+)
+@pytest.mark.parametrize("value", [0.0, 1.0, 2.0, 3.7, -0.5, -1.0, 40.0, float("nan"), 1e-40])
+def test_fixed_last_feature_scores_as_lightgbm_with_that_value(params: dict[str, object], categorical: bool, value: float) -> None:
+    booster, X = _trained(params, categorical=categorical)
+    last = X.shape[1] - 1
+    narrow = X[:200, :last]  # a booster with its last feature fixed reads rows without it
+    fixed = flatten([booster], [{last: value}])
+    assert fixed.n_features == last
+    assert fixed.splits < flatten([booster]).splits  # its splits on the fixed feature are decided and gone
+    expected = booster.predict(np.column_stack([narrow, np.full(len(narrow), value)]))
+    np.testing.assert_allclose(fixed.predict(narrow)[:, 0], expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(UnsupportedForest, match="features"):
+        flatten([booster, booster], [{}, {last: value}])  # one reads a feature more than the other
+
+
 def test_published_uplift_model_scores_as_lightgbm() -> None:
     model = load_uplift(UPLIFT)
     rng = np.random.default_rng(1)
     X = np.abs(_rows(rng, FEW_ROWS, len(model.spec.visitor_names))) * 50
     assert model.conversion.forest is not None
-    fast = model.predict(X)  # FEW_ROWS rows: the conversion's flattened path
+    assert model.forest is not None
+    fast = model.predict(X)  # FEW_ROWS rows: the whole model's flattened path
     slow_conversion = np.column_stack([b.predict(X) for b in model.conversion.boosters])
     adds = np.asarray(model.conversion.adds_control)
     slow_conversion[:, adds] += slow_conversion[:, :1]
@@ -129,3 +153,7 @@ def test_refuses_what_it_cannot_reproduce() -> None:
         flatten([binary, wider])
     with pytest.raises(ValueError, match="features"):
         flatten([binary]).predict(np.zeros((1, 5)))
+    with pytest.raises(UnsupportedForest, match="last ones"):
+        flatten([binary], [{0: 1.0}])  # only trailing features may be fixed
+    with pytest.raises(ValueError, match="one mapping per booster"):
+        flatten([binary, binary], [{}])
