@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -314,3 +315,32 @@ def test_an_unredeemed_grant_gives_its_reservation_back_after_its_term_and_grace
     assert (s["spend"], s["reserved"], s["redeemed"]) == (35.0, 65.0, 2)
     listed = client.get(shop.url("/rights:stats"), headers=shop.merchant).json()["rights"]
     assert [(x["id"], x["spend"], x["reserved"], x["released"]) for x in listed] == [("pct", 35.0, 65.0, 30.0)]
+
+
+def test_the_stored_decision_is_json_whatever_its_text_holds(client: TestClient) -> None:
+    """The grant script appends its fields to the client's JSON object as text (cheaper
+    than decoding and encoding it): quotes, backslashes, control characters and Chinese
+    in the client's fields, and a quote in a right's id, must still give valid JSON."""
+    from app.rights.definition import Right, RightIn
+    from app.rights.policy import RightsDecision
+    from app.store.rights import RightsStore
+
+    store = RightsStore(client.app.state.storefront.redis)
+    odd = 'r"\\1'
+    body = RightIn.model_validate({**CASH20, "budget": {"money": 1000}}).stored()
+    rights = {"ok": Right.from_body("ok", body), odd: replace(Right.from_body(odd, body), budget_count=0)}  # spent: skipped
+    reason = 'crowd "女神" \\ said\nhi\t'
+    shop_id = f"json-{time.time_ns()}"
+
+    async def grant(visitor: str, candidates: tuple[str, ...]) -> Any:
+        decision = RightsDecision(candidates, reason, candidates[0] if candidates else "none")
+        return await store.grant(shop_id, visitor, decision, rights, now=time.time(), zone="Asia/Shanghai", policy_version="v", render_id="r1")
+
+    granted = client.portal.call(grant, "a", (odd, "ok"))
+    assert (granted.status, granted.right, granted.skipped) == ("granted", "ok", (f"{odd}:budget_count",))
+    assert granted.decision["reason"] == reason and granted.decision["right"] == "ok" and granted.decision["reserved"] == 2000
+    assert granted.decision["render_id"] == "r1" and granted.decision["until_ms"] > granted.decision["at_ms"]
+    none = client.portal.call(grant, "b", ())
+    assert (none.status, none.right, none.decision["right"], none.decision["reason"]) == ("none", None, None, reason)
+    audit = client.portal.call(store.audit, shop_id, 10)
+    assert [a["right"] for a in audit] == [None, "ok"] and all(a["reason"] == reason for a in audit)
