@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import numpy as np
@@ -58,6 +58,7 @@ from app.store import rights as rights_store
 from app.store import visitors as visitor_store
 
 log = logging.getLogger("storefront.render")
+T = TypeVar("T")
 
 STATIC_PAGE_PARAMS = {"title": "欢迎光临 · Welcome", "body": "Our shop is getting ready for you. Please look around.", "align": "center"}
 
@@ -215,6 +216,7 @@ class RenderService:
         reload_timeout_s: float = 2.0,
         banners: BannerService | None = None,
         rights: RightsService | None = None,
+        inline_when_alone: bool = True,
     ) -> None:
         self.banners = banners
         self.rights = rights
@@ -226,6 +228,22 @@ class RenderService:
         self.ranker = ranker
         self.redis_timeout_s = redis_timeout_s
         self.reload_timeout_s = reload_timeout_s
+        self.inline_when_alone = inline_when_alone
+        self._in_flight = 0  # page views begun and not finished, on this event loop
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, in a worker thread while other page views are in flight, inline
+        when this is the only one.
+
+        The thread is there so the event loop keeps serving the others while a model
+        scores; alone, nobody waits for the loop, and the hop to a thread and back is
+        pure latency: about 1 ms a render on the 2-core test machine (bench/render_bench.py
+        and bench/rights_bench.py, p50 3.9 -> 2.7 ms in-process), the thread's wake-up and
+        the loop's, and the GIL passed between them.
+        """
+        if self.inline_when_alone and self._in_flight <= 1:
+            return fn(*args)
+        return await anyio.to_thread.run_sync(fn, *args)
 
     async def _read(self, shop_id: str, visitor_id: str) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -237,6 +255,13 @@ class RenderService:
 
     async def render(self, shop_id: str, req: RenderRequest, *, authorize: Callable[[ShopConfig], object]) -> RenderOutcome:
         """Decide (and render) one page view; ``authorize`` raises :class:`Forbidden` for a wrong key."""
+        self._in_flight += 1
+        try:
+            return await self._render(shop_id, req, authorize)
+        finally:
+            self._in_flight -= 1
+
+    async def _render(self, shop_id: str, req: RenderRequest, authorize: Callable[[ShopConfig], object]) -> RenderOutcome:
         render_id = new_render_id()
         fallbacks: list[Fallback] = []
         config = self.snapshots.configs.get(shop_id)
@@ -295,9 +320,14 @@ class RenderService:
             forced = {slot: (o.value, o.reason) for (page, slot), o in overrides.blocks.items() if page == req.page}
             strategy = overrides.strategy(req.page)
             if config.rights and self.rights is not None:
-                # Decided now, granted while the ranker's thread scores the grids (the
-                # grant is a Redis round trip), awaited after the page decision.
+                # Decided now, granted while the ranker scores the grids (the grant is a
+                # Redis round trip: the script runs on Redis's core meanwhile), awaited
+                # after the page decision. Two turns of the loop (the connection pool's,
+                # then the write) send the request before the ranker, which may run
+                # inline, holds the loop: then the reply waits for us, not we for it.
                 rights_task = self._start_rights(config, req, profile, matched, overrides, held_right, render_id, not plain)
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
             rank_scores: dict[str, np.ndarray]
             if plain or (strategy is not None and strategy.value == "popularity"):
                 rank_scores, ranker_version = {}, None
@@ -346,7 +376,7 @@ class RenderService:
         """Predicted distributions of the attributes some crowd reads and this visitor lacks.
 
         Nothing is predicted when no model set is loaded or no crowd needs it; the
-        model call runs in a worker thread, so the event loop keeps serving.
+        model call runs off the event loop while other page views wait (:meth:`_off_loop`).
         """
         models = self.models.current if self.models is not None else None
         if models is None:
@@ -359,7 +389,7 @@ class RenderService:
             return {}, models.version
         try:
             row = visitor_row(models.spec, profile.behaviour, req.context)
-            predicted = (await anyio.to_thread.run_sync(models.predict, row[None, :], missing))[0]
+            predicted = (await self._off_loop(models.predict, row[None, :], missing))[0]
         except Exception as exc:
             log.exception("attribute model failed for shop %s", config.shop.shop_id)
             fallbacks.append(Fallback("model", f"attribute model failed ({type(exc).__name__})", "rules on known attributes only"))
@@ -379,8 +409,8 @@ class RenderService:
         """The learned ranker's scores for every grid the page will show, in one model call.
 
         The blocks are chosen as the page decision will choose them (the same pure
-        function); their candidates are stacked into one matrix, scored in a worker
-        thread, and split back per block. No ranker, or a failing one: popularity ranks.
+        function); their candidates are stacked into one matrix, scored (in a worker
+        thread when other page views wait: :meth:`_off_loop`), and split back per block. No ranker, or a failing one: popularity ranks.
         """
         ranker = self.ranker.current if self.ranker is not None else None
         if ranker is None:
@@ -414,7 +444,7 @@ class RenderService:
             return out
 
         try:
-            return await anyio.to_thread.run_sync(score), ranker.version
+            return await self._off_loop(score), ranker.version
         except Exception as exc:
             log.exception("product ranker failed for shop %s", config.shop.shop_id)
             fallbacks.append(Fallback("ranker", f"product ranker failed ({type(exc).__name__})", "popularity ranking"))
@@ -469,10 +499,9 @@ class RenderService:
         """The visitor's right for this page view: the one they hold, or a new decision.
 
         The decision (the uplift model, the policy) runs here, on the event loop, before
-        the ranker's thread starts, so the two do not compete for the GIL; only the
-        grant, a Redis round trip, is left running as a task while the page is ranked
-        and decided (bench/rights_bench.py measured a lower added p99 this way, and the
-        same p50; the README's benchmark table has the figures).
+        the ranker starts, so the two do not compete for the GIL when the ranker has a
+        thread; only the grant, a Redis round trip, is left running as a task while the
+        page is ranked and decided (the README's benchmark table has the figures).
 
         A preview decides but grants nothing (no budget is spent on a merchant's look).
         A failure costs the page its personal right, never the page: the future never

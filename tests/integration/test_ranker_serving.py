@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -11,8 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.core.profile import Context
 from app.scoring.attribute_models import ModelRejected
 from app.scoring.ranker_model import load_ranker
+from app.serving.render import RenderOutcome, RenderRequest
 from tests.conftest import create_shop, make_settings
 
 CATS = ["beauty", "digital", "women", "food"]
@@ -81,3 +85,42 @@ def test_a_tampered_conversion_model_is_refused(tmp_path: Path, published_ranker
         f.write("\n")
     with pytest.raises(ModelRejected, match="sha256"):
         load_ranker(folder)
+
+
+def test_models_run_inline_alone_and_in_a_thread_when_page_views_wait(tmp_path: Path, published_ranker: Path) -> None:
+    """Alone, a page view scores on the event loop (a thread's hop would only add
+    latency); while other page views are in flight, in a worker thread, so the loop
+    keeps serving them. Both ways rank alike."""
+    with TestClient(create_app(make_settings(tmp_path / "data", ranker_dir=published_ranker))) as c:
+        service = c.app.state.storefront.render_service
+        shop = shop_with_grid(c)
+        body = {"visitor_id": "v", "page": "home", "context": {"device": "mobile", "ts": time.time()}}
+
+        def grid() -> list[tuple[str, float]]:
+            d = c.post(shop.url("/render"), json=body, headers=shop.storefront).json()
+            assert d["ranker_version"] and not d["fallbacks"]
+            return [(p["id"], p["score"]) for p in d["slots"][0]["products"]]
+
+        async def where(in_flight: int) -> tuple[int, int]:
+            service._in_flight = in_flight
+            try:
+                return threading.get_ident(), await service._off_loop(threading.get_ident)
+            finally:
+                service._in_flight = 0
+
+        loop_thread, ran_on = c.portal.call(where, 1)
+        assert ran_on == loop_thread
+        loop_thread, ran_on = c.portal.call(where, 2)
+        assert ran_on != loop_thread
+        inline = grid()
+        service.inline_when_alone = False
+        assert grid() == inline
+
+        service.inline_when_alone = True
+        req = RenderRequest("v", "home", Context(ts=body["context"]["ts"], device="mobile"))
+
+        async def together() -> list[RenderOutcome]:
+            return list(await asyncio.gather(*(service.render(shop.shop_id, req, authorize=lambda cfg: None) for _ in range(3))))
+
+        for out in c.portal.call(together):  # three in flight: threads
+            assert [(p.id, p.score) for p in out.decision.slots[0].products] == inline
