@@ -49,6 +49,7 @@ def main() -> None:
     args = p.parse_args()
     warnings.simplefilter("ignore")
 
+    from app.core.features import VisitorRows
     from app.core.profile import Context
     from app.demo import RIGHTS
     from app.rights.definition import RightIn
@@ -116,7 +117,7 @@ def main() -> None:
         n = 2000
         t = time.perf_counter()
         for _ in range(n):
-            scores = arm_scores(model, profile.behaviour, ctx, set(FIVE))
+            scores = arm_scores(model, VisitorRows(profile.behaviour, ctx), set(FIVE))
         model_ms = (time.perf_counter() - t) / n * 1000
         rights = tuple(with_rights.rights.values())
         t = time.perf_counter()

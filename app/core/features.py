@@ -121,6 +121,29 @@ def visitor_row(spec: FeatureSpec, behaviour: Behaviour, context: Context) -> np
     return np.concatenate([np.array(base + device + channel, dtype=float), shares])
 
 
+
+class VisitorRows:
+    """One page view's visitor rows, each feature layout built once.
+
+    The attribute models, the ranker and the uplift model of a shop are trained on the
+    same layout, so a page view builds one row (about 0.1 ms) for all three, not one
+    each. The rows are read-only: every reader gets the same array.
+    """
+
+    def __init__(self, behaviour: Behaviour, context: Context) -> None:
+        self.behaviour = behaviour
+        self.context = context
+        self._rows: dict[FeatureSpec, np.ndarray] = {}
+
+    def row(self, spec: FeatureSpec) -> np.ndarray:
+        row = self._rows.get(spec)
+        if row is None:
+            row = visitor_row(spec, self.behaviour, self.context)
+            row.flags.writeable = False
+            self._rows[spec] = row
+        return row
+
+
 def visitor_matrix(spec: FeatureSpec, rows: Sequence[tuple[Behaviour, Context]]) -> np.ndarray:
     """Rows for many visitors (training, batch scoring): shape (n, len(visitor_names))."""
     if not rows:

@@ -32,7 +32,7 @@ from app.core.crowd_probability import score_crowds_with_predictions
 from app.core.crowds import as_only_crowd
 from app.core.decision import CrowdScore, Fallback, PageDecision, SlotDecision
 from app.core.engagement import exposure_increments
-from app.core.features import ranking_matrix, visitor_row
+from app.core.features import VisitorRows, ranking_matrix
 from app.core.page import (
     PRODUCT_TEMPLATES,
     Block,
@@ -303,11 +303,12 @@ class RenderService:
         rights_task: asyncio.Future[RightsAnswer] | None = None
         try:
             attributes = self._attributes(config, req, profile, fallbacks)
+            rows = VisitorRows(profile.behaviour, req.context)
             # The shop's holdout sees no personalization at all: no crowd, no model, no
             # experiment; popularity ranks and every slot shows its default block.
             held = in_holdout(shop_id, req.visitor_id, config.holdout.share)
             plain = held or not req.personalized  # the page everyone gets
-            predicted, model_version = ({}, None) if plain else await self._predict(config, req, profile, attributes, fallbacks)
+            predicted, model_version = ({}, None) if plain else await self._predict(config, rows, attributes, fallbacks)
             crowd_scores = score_crowds_with_predictions(config.crowds, attributes, predicted)
             if req.as_crowd is not None:
                 crowd_scores = as_only_crowd(crowd_scores, req.as_crowd)
@@ -325,14 +326,14 @@ class RenderService:
                 # after the page decision. Two turns of the loop (the connection pool's,
                 # then the write) send the request before the ranker, which may run
                 # inline, holds the loop: then the reply waits for us, not we for it.
-                rights_task = self._start_rights(config, req, profile, matched, overrides, held_right, render_id, not plain)
+                rights_task = self._start_rights(config, req, rows, matched, overrides, held_right, render_id, not plain)
                 await asyncio.sleep(0)
                 await asyncio.sleep(0)
             rank_scores: dict[str, np.ndarray]
             if plain or (strategy is not None and strategy.value == "popularity"):
                 rank_scores, ranker_version = {}, None
             else:
-                rank_scores, ranker_version = await self._rank_scores(config, req, profile, catalog, crowd_scores, forced, fallbacks)
+                rank_scores, ranker_version = await self._rank_scores(config, req, rows, catalog, crowd_scores, forced, fallbacks)
             decision = self._decide(render_id, config, req, profile, catalog, attributes, crowd_scores, rank_scores, fallbacks, forced, plain)
             decision = replace(
                 decision, model_version=model_version, ranker_version=ranker_version, experiments=assignments, in_holdout=held,
@@ -368,8 +369,7 @@ class RenderService:
     async def _predict(
         self,
         config: ShopConfig,
-        req: RenderRequest,
-        profile: visitor_store.StoredProfile,
+        rows: VisitorRows,
         attributes: dict[str, Any],
         fallbacks: list[Fallback],
     ) -> tuple[dict[str, dict[Any, float]], str | None]:
@@ -388,8 +388,7 @@ class RenderService:
         if not missing:
             return {}, models.version
         try:
-            row = visitor_row(models.spec, profile.behaviour, req.context)
-            predicted = (await self._off_loop(models.predict, row[None, :], missing))[0]
+            predicted = (await self._off_loop(models.predict, rows.row(models.spec)[None, :], missing))[0]
         except Exception as exc:
             log.exception("attribute model failed for shop %s", config.shop.shop_id)
             fallbacks.append(Fallback("model", f"attribute model failed ({type(exc).__name__})", "rules on known attributes only"))
@@ -400,7 +399,7 @@ class RenderService:
         self,
         config: ShopConfig,
         req: RenderRequest,
-        profile: visitor_store.StoredProfile,
+        rows: VisitorRows,
         catalog: Any,
         crowd_scores: tuple[CrowdScore, ...],
         forced: Mapping[str, tuple[str, str]],
@@ -425,10 +424,10 @@ class RenderService:
         parts = [(bid, c) for bid, c in parts if len(c)]
         if not parts:
             return {}, ranker.version
-        now, behaviour = req.context.ts, profile.behaviour
+        now, behaviour = req.context.ts, rows.behaviour
 
         def score() -> dict[str, np.ndarray]:
-            visitor = visitor_row(ranker.spec, behaviour, req.context)
+            visitor = rows.row(ranker.spec)
             scale = catalog.popularity_scale(now)
             X = np.vstack([
                 ranking_matrix(
@@ -489,7 +488,7 @@ class RenderService:
         self,
         config: ShopConfig,
         req: RenderRequest,
-        profile: visitor_store.StoredProfile,
+        rows: VisitorRows,
         matched: set[str],
         overrides: Overrides,
         held_right: Any,
@@ -517,7 +516,7 @@ class RenderService:
                 return done
             lever = overrides.rights_policy()
             decision, uplift_version = self.rights.decide(
-                config.rights, config.rights_settings, profile.behaviour, req.context, matched,
+                config.rights, config.rights_settings, rows, matched,
                 personalized=personalized, lever=lever.value if lever is not None else None,
             )
             version = f"config {config.version}, uplift {uplift_version or 'none'}"

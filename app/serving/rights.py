@@ -17,8 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from app.core.features import FeatureSpec, visitor_row
-from app.core.profile import Behaviour, Context
+from app.core.features import FeatureSpec, VisitorRows
 from app.rights.definition import Right
 from app.rights.policy import ArmScore, PolicyInputs, RightsDecision, decide
 from app.rights.settings import RightsSettings
@@ -47,12 +46,12 @@ class ModelSource(Protocol):
     current: Any
 
 
-def arm_scores(model: UpliftModelLike, behaviour: Behaviour, context: Context, wanted: Collection[str]) -> dict[str, ArmScore]:
+def arm_scores(model: UpliftModelLike, rows: VisitorRows, wanted: Collection[str]) -> dict[str, ArmScore]:
     """The model's predictions for the rights it knows, against its control arm."""
     arms = [a for a in model.arms if a in wanted]
     if not arms:
         return {}
-    pred = model.predict(visitor_row(model.spec, behaviour, context)[None, :])
+    pred = model.predict(rows.row(model.spec)[None, :])
     c = pred[model.control]
     base_p, base_rev = float(c.conversion[0]), float(c.revenue[0])
     spread = model.order_value_spread
@@ -72,8 +71,7 @@ class RightsService:
         self,
         rights: Mapping[str, Right],
         settings: RightsSettings,
-        behaviour: Behaviour,
-        context: Context,
+        rows: VisitorRows,
         matched: Collection[str],
         *,
         personalized: bool,
@@ -89,11 +87,11 @@ class RightsService:
         model: UpliftModelLike | None = self.model.current if self.model is not None else None
         scores: dict[str, ArmScore] = {}
         if model is not None and personalized and lever not in ("none", "default"):
-            wanted = {r.id for r in rights.values() if r.mode == "uplift" and r.live_at(context.ts)}
-            scores = arm_scores(model, behaviour, context, wanted)
+            wanted = {r.id for r in rights.values() if r.mode == "uplift" and r.live_at(rows.context.ts)}
+            scores = arm_scores(model, rows, wanted)
         inputs = PolicyInputs(
             rights=tuple(rights.values()),
-            now=context.ts,
+            now=rows.context.ts,
             matched_crowds=matched,
             personalized=personalized,
             lever=lever,

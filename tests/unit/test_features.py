@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from app.core.features import FEATURES_VERSION, FeatureSpec, visitor_matrix, visitor_row
+from app.core.features import (
+    FEATURES_VERSION,
+    FeatureSpec,
+    VisitorRows,
+    visitor_matrix,
+    visitor_row,
+)
 from app.core.profile import Behaviour, Context
 
 SPEC = FeatureSpec(categories=("beauty", "digital"))
@@ -109,3 +115,16 @@ def test_ranking_rows_of_a_new_shop_and_a_new_visitor_have_missing_values() -> N
     for name in ("category_affinity", "product_ctr", "product_buy_rate", "viewed_price_position", "price_vs_viewed"):
         assert math.isnan(cols[name]), name
     assert cols["product_exposure"] == 0.0 and cols["category_views"] == 0.0
+
+
+def test_visitor_rows_build_each_layout_once_and_read_only() -> None:
+    b = Behaviour(views=3, viewed_categories={"beauty": 2, "food": 1})
+    ctx = Context(ts=1_790_000_000.0, device="app")
+    one, other = FeatureSpec(categories=("beauty", "food")), FeatureSpec(categories=("food",))
+    rows = VisitorRows(b, ctx)
+    first = rows.row(one)
+    assert rows.row(FeatureSpec(categories=("beauty", "food"))) is first  # an equal layout: the same array
+    np.testing.assert_array_equal(first, visitor_row(one, b, ctx))
+    assert len(rows.row(other)) == len(other.visitor_names) != len(first)
+    with pytest.raises(ValueError, match="read-only"):
+        first[0] = 1.0
