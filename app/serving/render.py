@@ -237,9 +237,12 @@ class RenderService:
 
         The thread is there so the event loop keeps serving the others while a model
         scores; alone, nobody waits for the loop, and the hop to a thread and back is
-        pure latency: about 1 ms a render on the 2-core test machine (bench/render_bench.py
-        and bench/rights_bench.py, p50 3.9 -> 2.7 ms in-process), the thread's wake-up and
-        the loop's, and the GIL passed between them.
+        pure latency: about 1 ms a render on the 2-core test machine (the thread's
+        wake-up and the loop's, and the GIL passed between them; the README's benchmark
+        table has the figures). The price shows at saturation: a request that arrives
+        while a render runs inline waits to be read, so it is not counted in flight and
+        its own render may run inline too; wrk at 16 connections measured about 8 %
+        fewer renders a second.
         """
         if self.inline_when_alone and self._in_flight <= 1:
             return fn(*args)
