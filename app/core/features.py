@@ -121,7 +121,6 @@ def visitor_row(spec: FeatureSpec, behaviour: Behaviour, context: Context) -> np
     return np.concatenate([np.array(base + device + channel, dtype=float), shares])
 
 
-
 class VisitorRows:
     """One page view's visitor rows, each feature layout built once.
 

@@ -412,7 +412,8 @@ class RenderService:
 
         The blocks are chosen as the page decision will choose them (the same pure
         function); their candidates are stacked into one matrix, scored (in a worker
-        thread when other page views wait: :meth:`_off_loop`), and split back per block. No ranker, or a failing one: popularity ranks.
+        thread when other page views wait: :meth:`_off_loop`), and split back per
+        block. No ranker, or a failing one: popularity ranks.
         """
         ranker = self.ranker.current if self.ranker is not None else None
         if ranker is None:
