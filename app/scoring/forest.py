@@ -36,13 +36,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
 FEW_ROWS = 8  # above this many rows, LightGBM's own predict is the faster one (see above)
+ROUTE_PATTERNS = 256  # patterns of missing features whose split routes a forest keeps (see Forest._raw_one)
+_SIDES = np.array([-np.inf, np.inf])  # what a NaN feature reads instead: -inf goes left, +inf right
 ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at most this counts as zero
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 
@@ -78,6 +81,7 @@ class Forest:
     sigmoid: np.ndarray  # (boosters,) bool: the booster's score is a probability (binary objective)
     depth: int  # levels of the deepest tree
     n_features: int
+    _routes: dict[bytes, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def splits(self) -> int:
@@ -95,33 +99,73 @@ class Forest:
         n = len(X)
         if n == 0:
             return np.zeros((0, len(self.first_tree)))
+        if n == 1:
+            return self._raw_one(X[0])[None, :]
         x = X[:, self.feature]  # (rows, splits): each split's feature value
-        go_left = x <= self.threshold  # NaN compares False; fixed below
-        if self.zero_missing_any:
-            go_left = np.where(self.zero_missing & (np.abs(x) <= ZERO), self.default_left, go_left)
-        if np.isnan(X).any():
-            go_left = np.where(np.isnan(x), self.nan_left, go_left)
-        if len(self.cat_splits):
-            c = x[:, self.cat_splits]
-            top = self.categories.shape[1] - 1  # the padded last column: "in no set"
-            # NaN and values at or below -1 go right; truncation toward zero keeps -0.5 as
-            # category 0, as LightGBM's int cast does
-            k = np.where(np.isnan(c) | (c <= -1.0) | (c >= top), top, np.trunc(np.where(np.isnan(c), 0.0, c))).astype(np.intp)
-            go_left[:, self.cat_splits] = self.categories[self.cat_rows, k]
+        go_left = self._go_left(x, np.isnan(X).any())
         # the next node of every node (leaves point at themselves), rows laid end to end
         nxt = np.empty((n, self.nodes), dtype=np.intp)
         nxt[:, : self.splits] = np.where(go_left, self.left, self.right)
         nxt[:, self.splits :] = self.leaf_ids
-        if n == 1:
-            flat, node = nxt[0], self.roots
-        else:
-            offsets = (np.arange(n) * self.nodes)[:, None]
-            flat, node = (nxt + offsets).ravel(), (self.roots + offsets).ravel()
+        offsets = (np.arange(n) * self.nodes)[:, None]
+        flat, node = (nxt + offsets).ravel(), (self.roots + offsets).ravel()
         for _ in range(self.depth):
             node = flat[node]
         leaves = self.value[(node.reshape(n, -1) % self.nodes) - self.splits]
         # a booster's trees are consecutive: one sum per booster's run of trees
         return np.add.reduceat(leaves, self.first_tree, axis=1)
+
+    def _raw_one(self, row: np.ndarray) -> np.ndarray:
+        """:meth:`raw` of one row (a page view's case), with fewer and smaller array steps.
+
+        A missing value's side is known per split (``nan_left``), so instead of deciding
+        every split and then correcting the NaN ones, each split whose feature is NaN
+        reads -inf (goes left) or +inf (goes right) from two slots after the row's
+        values. Which slot a split reads depends only on which features are NaN: that
+        map is built once per pattern (a handful of patterns in practice: new visitors,
+        visitors without orders, ...) and kept, up to :data:`ROUTE_PATTERNS` of them.
+        """
+        nan = np.isnan(row)
+        if nan.any():
+            key = nan.tobytes()
+            route = self._routes.get(key)
+            if route is None:
+                route = np.where(nan[self.feature], np.where(self.nan_left, self.n_features, self.n_features + 1), self.feature)
+                if len(self._routes) < ROUTE_PATTERNS:
+                    self._routes[key] = route
+            x = np.concatenate((row, _SIDES)).take(route)
+        else:
+            x = row.take(self.feature)
+        nxt = self._leaves_next.copy()
+        nxt[: self.splits] = np.where(self._go_left(x, False), self.left, self.right)
+        node = self.roots
+        for _ in range(self.depth):
+            node = nxt[node]
+        return np.add.reduceat(self.value[node - self.splits], self.first_tree)
+
+    def _go_left(self, x: np.ndarray, may_be_nan: bool) -> np.ndarray:
+        """Each split's decision for split values ``x`` (..., splits)."""
+        go_left = x <= self.threshold  # NaN compares False; fixed below
+        if self.zero_missing_any:
+            go_left = np.where(self.zero_missing & (np.abs(x) <= ZERO), self.default_left, go_left)
+        if may_be_nan:
+            go_left = np.where(np.isnan(x), self.nan_left, go_left)
+        if len(self.cat_splits):
+            c = x[..., self.cat_splits]
+            top = self.categories.shape[1] - 1  # the padded last column: "in no set"
+            # NaN and values at or below -1 go right (as do -inf and +inf, which stand for
+            # NaN in _raw_one); truncation toward zero keeps -0.5 as category 0, as
+            # LightGBM's int cast does
+            k = np.where(np.isnan(c) | (c <= -1.0) | (c >= top), top, np.trunc(np.where(np.isnan(c), 0.0, c))).astype(np.intp)
+            go_left[..., self.cat_splits] = self.categories[self.cat_rows, k]
+        return go_left
+
+    @cached_property
+    def _leaves_next(self) -> np.ndarray:
+        """The next node of every node with the leaves' filled in (themselves): a one-row walk's start."""
+        nxt = np.empty(self.nodes, dtype=np.intp)
+        nxt[self.splits :] = self.leaf_ids
+        return nxt
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """What each booster's ``predict`` gives: shape (rows, boosters)."""

@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from app.scoring.forest import FEW_ROWS, UnsupportedForest, flat_or_none, flatten
+from app.scoring.forest import FEW_ROWS, ROUTE_PATTERNS, UnsupportedForest, flat_or_none, flatten
 from app.scoring.uplift_model import load_uplift
 
 UPLIFT = Path(__file__).resolve().parents[2] / "models" / "uplift"
@@ -63,7 +63,27 @@ def test_scores_equal_lightgbm(params: dict[str, object], categorical: bool) -> 
     rows = np.vstack([X[:500], _rows(np.random.default_rng(9), 200, X.shape[1])])
     if categorical:
         rows[500:, -1] = _categories(np.random.default_rng(10), 200)
-    np.testing.assert_allclose(forest.predict(rows)[:, 0], booster.predict(rows), rtol=1e-12, atol=1e-12)
+    expected = booster.predict(rows)
+    np.testing.assert_allclose(forest.predict(rows)[:, 0], expected, rtol=1e-12, atol=1e-12)
+    # one row at a time: a page view's path, with missing values routed by their pattern
+    one_by_one = np.array([forest.predict(row[None, :])[0, 0] for row in rows])
+    np.testing.assert_allclose(one_by_one, expected, rtol=1e-12, atol=1e-12)
+    assert forest._routes  # rows with NaN took the routed path
+
+
+def test_one_row_routes_are_kept_for_a_bounded_number_of_missing_patterns() -> None:
+    """A caller sending every pattern of missing values cannot grow the cache without bound."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(2000, 12))
+    y = X[:, 0] + X[:, 5] - X[:, 11] + rng.normal(size=2000)
+    X[rng.random(X.shape) < 0.5] = np.nan
+    booster = lgb.train({**BASE, "objective": "regression"}, lgb.Dataset(X, y), 30)
+    forest = flatten([booster])
+    rows = X[:900]
+    assert len({r.tobytes() for r in np.isnan(rows)}) > ROUTE_PATTERNS  # more patterns than are kept
+    one_by_one = np.array([forest.predict(row[None, :])[0, 0] for row in rows])
+    np.testing.assert_allclose(one_by_one, booster.predict(rows), rtol=1e-12, atol=1e-12)
+    assert len(forest._routes) == ROUTE_PATTERNS
 
 
 def test_split_kinds_really_occur() -> None:
@@ -108,6 +128,7 @@ def test_fixed_last_feature_scores_as_lightgbm_with_that_value(params: dict[str,
     assert fixed.splits < flatten([booster]).splits  # its splits on the fixed feature are decided and gone
     expected = booster.predict(np.column_stack([narrow, np.full(len(narrow), value)]))
     np.testing.assert_allclose(fixed.predict(narrow)[:, 0], expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose([fixed.predict(row[None, :])[0, 0] for row in narrow[:60]], expected[:60], rtol=1e-12, atol=1e-12)
     with pytest.raises(UnsupportedForest, match="features"):
         flatten([booster, booster], [{}, {last: value}])  # one reads a feature more than the other
 
@@ -127,6 +148,12 @@ def test_published_uplift_model_scores_as_lightgbm() -> None:
         np.testing.assert_allclose(fast[arm].conversion, slow_conversion[:, j], rtol=1e-12, atol=1e-12)
         stacked = np.column_stack([X, np.full(len(X), float(j))])
         np.testing.assert_allclose(fast[arm].order_value, np.maximum(model.order_value.predict(stacked), 0), rtol=1e-12, atol=1e-9)
+    X[0, ::2] = np.nan  # a visitor without history has missing features
+    for row in X:
+        one, many = model.predict(row[None, :]), model.predict(np.vstack([row, row]))
+        for arm in one:
+            np.testing.assert_allclose(one[arm].conversion, many[arm].conversion[:1], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(one[arm].order_value, many[arm].order_value[:1], rtol=1e-12, atol=1e-12)
 
 
 def test_no_rows_give_no_scores_as_lightgbm_does() -> None:
