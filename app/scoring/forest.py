@@ -228,6 +228,8 @@ def flatten(boosters: Sequence[lgb.Booster], fixed: Sequence[Mapping[int, float]
     def add(node: dict[str, Any], level: int, known: Mapping[int, float]) -> int:
         nonlocal depth
         if "split_feature" not in node:
+            if "leaf_const" in node:  # a linear tree's leaf (its dump has no tree-level flag)
+                raise UnsupportedForest("linear trees")
             leaves.append(float(node.get("leaf_value", 0.0)))
             depth = max(depth, level)
             return -len(leaves)
@@ -257,8 +259,6 @@ def flatten(boosters: Sequence[lgb.Booster], fixed: Sequence[Mapping[int, float]
             raise UnsupportedForest("a booster without trees")
         first_tree.append(len(roots))
         for tree in dump["tree_info"]:
-            if tree.get("is_linear"):
-                raise UnsupportedForest("linear trees")
             roots.append(add(tree["tree_structure"], 0, known))
 
     n_splits = len(splits)

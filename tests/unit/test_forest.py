@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import lightgbm as lgb
@@ -156,6 +157,27 @@ def test_published_uplift_model_scores_as_lightgbm() -> None:
             np.testing.assert_allclose(one[arm].order_value, many[arm].order_value[:1], rtol=1e-12, atol=1e-12)
 
 
+def test_one_visitor_floats_are_the_batch_predictions() -> None:
+    """predict_one (the page view's call) gives predict's numbers, through the forest or without it."""
+    model = load_uplift(UPLIFT)
+    n = len(model.spec.visitor_names)
+    rng = np.random.default_rng(4)
+    X = np.abs(_rows(rng, 6, n)) * 50
+    X[0, :] = np.nan  # a visitor with nothing known
+    rows = rng.normal(size=(400, n + 1))
+    linear = lgb.train({**BASE, "objective": "regression", "linear_tree": True}, lgb.Dataset(rows, rows[:, 0] * 100 + 200), 3)
+    unflattened = replace(model, order_value=linear)  # linear trees: no forest, LightGBM's own predict
+    assert model.forest is not None and unflattened.forest is None
+    for m in (model, unflattened):
+        names = (m.control, *m.arms)
+        for row in X:
+            conversion, value = m.predict_one(row)
+            batch = m.predict(np.vstack([row, row]))
+            assert all(isinstance(v, float) for v in (*conversion, *value))
+            np.testing.assert_allclose(conversion, [batch[a].conversion[0] for a in names], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(value, [batch[a].order_value[0] for a in names], rtol=1e-12, atol=1e-9)
+
+
 def test_no_rows_give_no_scores_as_lightgbm_does() -> None:
     booster, X = _trained({"objective": "binary"}, categorical=False)
     assert flatten([booster, booster]).predict(np.empty((0, X.shape[1]))).shape == (0, 2)
@@ -184,3 +206,6 @@ def test_refuses_what_it_cannot_reproduce() -> None:
         flatten([binary], [{0: 1.0}])  # only trailing features may be fixed
     with pytest.raises(ValueError, match="one mapping per booster"):
         flatten([binary, binary], [{}])
+    linear = lgb.train({**BASE, "objective": "regression", "linear_tree": True}, lgb.Dataset(X, X[:, 0] * 10 + y), 3)
+    with pytest.raises(UnsupportedForest, match="linear"):  # a leaf's value depends on the row there
+        flatten([linear])
