@@ -112,6 +112,22 @@ class UpliftModel:
         fixed = (*({} for _ in names), *({n: float(j)} for j in range(len(names))))
         return flat_or_none(boosters, fixed)
 
+    def predict_one(self, row: np.ndarray) -> tuple[list[float], list[float]]:
+        """(conversion, order value) of one visitor under each arm, the control first, as floats.
+
+        What :meth:`predict` gives for one row, without its arrays and objects per arm:
+        the page view's call, where those cost more than the arithmetic (about 60 µs).
+        """
+        X = np.asarray(row, dtype=float)[None, :]
+        if self.forest is None:
+            pred = self.predict(X)
+            names = (self.control, *self.arms)
+            return [float(pred[a].conversion[0]) for a in names], [float(pred[a].order_value[0]) for a in names]
+        k = len(self.arms) + 1
+        both = self.forest.predict(X)
+        conversion = self.conversion.finish(both[:, :k])[0]
+        return conversion.tolist(), np.maximum(both[0, k:], 0.0).tolist()
+
     def predict(self, X: np.ndarray) -> dict[str, ArmPrediction]:
         """Predictions for every arm, control included, for rows of ``visitor_row``."""
         X = np.atleast_2d(np.asarray(X, dtype=float))

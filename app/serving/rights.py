@@ -26,12 +26,6 @@ from app.store.rights import RightsStore
 log = logging.getLogger("storefront.rights")
 
 
-class ArmPredictionLike(Protocol):
-    conversion: np.ndarray
-    revenue: np.ndarray
-    order_value: np.ndarray
-
-
 class UpliftModelLike(Protocol):
     version: str
     spec: FeatureSpec
@@ -39,7 +33,7 @@ class UpliftModelLike(Protocol):
     control: str
     order_value_spread: float
 
-    def predict(self, X: np.ndarray) -> Mapping[str, ArmPredictionLike]: ...
+    def predict_one(self, row: np.ndarray) -> tuple[list[float], list[float]]: ...
 
 
 class ModelSource(Protocol):
@@ -51,12 +45,12 @@ def arm_scores(model: UpliftModelLike, rows: VisitorRows, wanted: Collection[str
     arms = [a for a in model.arms if a in wanted]
     if not arms:
         return {}
-    pred = model.predict(rows.row(model.spec)[None, :])
-    c = pred[model.control]
-    base_p, base_rev = float(c.conversion[0]), float(c.revenue[0])
+    conversion, value = model.predict_one(rows.row(model.spec))
+    base_p, base_rev = conversion[0], conversion[0] * value[0]
     spread = model.order_value_spread
+    index = {a: j for j, a in enumerate(model.arms, start=1)}
     return {
-        a: ArmScore(float(pred[a].conversion[0]), base_p, float(pred[a].revenue[0]), base_rev, float(pred[a].order_value[0]), spread)
+        a: ArmScore(conversion[index[a]], base_p, conversion[index[a]] * value[index[a]], base_rev, value[index[a]], spread)
         for a in arms
     }
 
