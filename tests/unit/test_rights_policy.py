@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -188,3 +189,18 @@ def test_pacing_never_goes_back_during_the_day() -> None:
 def test_the_shops_day_and_seconds_into_it_are_local(zone: str, day: str, seconds: float) -> None:
     ts = datetime(2026, 11, 22, 0, 30, tzinfo=UTC).timestamp()
     assert local_day(ts, zone) == (day, pytest.approx(seconds))
+
+
+def test_the_kept_day_bounds_give_the_same_answers_as_the_clock_across_days_and_clock_changes() -> None:
+    """local_day keeps each zone's day bounds: every answer must still be the wall clock's,
+    through midnights, a day with a clock change (New York, 1 November 2026) and
+    timestamps going back and forth between zones and days."""
+    start = datetime(2026, 10, 31, 0, 0, tzinfo=UTC).timestamp()
+    stamps = [start + i * 7 * 60 + 0.25 for i in range(3 * 24 * 60 // 7)]
+    stamps += [start + 86400 * 1.5, start + 3600.5, start + 86400 * 2.7]  # back in time, then forward again
+    for ts in stamps:
+        for zone in ("America/New_York", "Asia/Shanghai", "Europe/London"):
+            local = datetime.fromtimestamp(ts, ZoneInfo(zone))
+            expected = (local.strftime("%Y%m%d"), local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6)
+            got = local_day(ts, zone)
+            assert got[0] == expected[0] and got[1] == pytest.approx(expected[1], abs=1e-6), (zone, ts)
