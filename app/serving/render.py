@@ -330,8 +330,9 @@ class RenderService:
                 # then the write) send the request before the ranker, which may run
                 # inline, holds the loop: then the reply waits for us, not we for it.
                 rights_task = self._start_rights(config, req, rows, matched, overrides, held_right, render_id, not plain)
-                await asyncio.sleep(0)
-                await asyncio.sleep(0)
+                if not rights_task.done():  # (a held right or a preview is answered already)
+                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)
             rank_scores: dict[str, np.ndarray]
             if plain or (strategy is not None and strategy.value == "popularity"):
                 rank_scores, ranker_version = {}, None
