@@ -160,6 +160,15 @@ def cmd_uplift_demo(args: argparse.Namespace) -> int:
         f"\nmodel / oracle at the same spend: {r['model_to_oracle_at_same_spend']:.1%} (target 80%); model / oracle:"
         f" {r['model_to_oracle']:.1%}; model - best average right ({m['best_average_right']}): {r['model_minus_best_average']:+.3f} yuan/visitor"
     )
+    if args.ceiling:
+        from training.uplift_demo import feature_ceiling
+
+        m["feature_ceiling"] = ceiling = feature_ceiling(campaign, test_share=args.test_share, progress=not args.quiet)
+        print(
+            f"feature ceiling (regressors of the true incremental profit on the same rows) / oracle at the same spend:"
+            f" {ceiling['all']['ratio']:.1%}"
+            + "".join(f"; {k.replace('_', ' ')} {ceiling[k]['ratio']:.1%}" for k in ("with_history", "without_history") if k in ceiling)
+        )
     print(f"published {manifest} in {time.perf_counter() - started:.1f}s")
     if args.report:
         from training.report import write_uplift_report
@@ -242,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--out", default="models/uplift")
     d.add_argument("--report", metavar="DIR", help="also write the evaluation report here: metrics.json and plots")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
+    d.add_argument(
+        "--ceiling", action="store_true",
+        help="also learn the true incremental profit from the rows (labels no log has): how near the oracle any learner could get (minutes at full size)",
+    )
     d.set_defaults(func=cmd_uplift_demo)
     u = sub.add_parser("uplift", help="uplift models for any randomized table (CSV or Parquet)")
     usub = u.add_subparsers(dest="uplift_command", required=True)

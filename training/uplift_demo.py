@@ -189,6 +189,42 @@ def train_and_evaluate(c: Campaign, spec: FeatureSpec, *, learner: str = "x", te
     return DemoResult(model, baseline, metrics, curves)
 
 
+CEILING_ROUNDS = 500
+
+
+def feature_ceiling(c: Campaign, *, test_share: float = 0.3, rounds: int = CEILING_ROUNDS, progress: bool = False) -> dict[str, Any]:
+    """How much of the oracle any policy built on these visitor rows could reach.
+
+    A learner only sees outcomes, one arm per visitor; here one regressor per right
+    learns the simulator's *true* incremental profit from the same rows (labels no real
+    log has, without noise), on the same training visitors. Its policy, judged like the
+    model's against the oracle at the same spend, bounds what better learning could
+    give: what it misses comes from what the rows do not tell (hidden traits; a new
+    visitor's row is nearly empty). Same split as :func:`train_and_evaluate`.
+    """
+    from training.lightgbm_params import COMMON
+
+    train, test = split(c, test_share)
+    truth_ip = c.truth.incremental_profit
+    predicted = np.zeros((len(test), len(c.arms)))
+    params = {**COMMON, "objective": "regression", "num_leaves": 31, "min_data_in_leaf": 100}
+    for j in range(1, len(c.arms)):
+        if progress:
+            print(f"ceiling: learning the true incremental profit of {c.arms[j]} ...", file=sys.stderr, flush=True)
+        booster = lgb.train(params, lgb.Dataset(c.X[train], truth_ip[train, j]), rounds)
+        predicted[:, j] = booster.predict(c.X[test], num_threads=COMMON["num_threads"])
+    ip, cost = truth_ip[test], c.truth.cost[test]
+    out: dict[str, Any] = {"rounds": rounds}
+    for name, rows in (("all", np.ones(len(test), dtype=bool)), ("with_history", c.has_history[test]), ("without_history", ~c.has_history[test])):
+        if not rows.any():
+            continue
+        choice = best_positive(predicted[rows])
+        value = policy_value(choice, ip[rows], cost[rows])
+        oracle = policy_value(oracle_at_spend(ip[rows], cost[rows], value.spend), ip[rows], cost[rows])
+        out[name] = {**value.as_dict(), "oracle_at_same_spend": oracle.value, "ratio": value.value / oracle.value if oracle.value > 0 else float("nan")}
+    return out
+
+
 def _entry(booster: lgb.Booster, out: Path, name: str) -> dict[str, str]:
     path = out / name
     booster.save_model(str(path))
