@@ -187,8 +187,10 @@ class RightsStore:
         out: list[dict[str, Any]] = []
         last = "+"
         while len(out) < count:
-            batch = await self.redis.xrevrange(keys.rights_audit(shop_id), max=last, count=500)
+            batch = await self.redis.xrevrange(keys.rights_audit(shop_id), max=last, count=500) or []
             for entry_id, fields in batch:
+                if not fields:  # (redis-py types fields as optional: a deleted entry in a consumer group's history)
+                    continue
                 d = orjson.loads(fields[b"d"] if b"d" in fields else fields["d"])
                 if right is None or d.get("right") == right or d.get("arm") == right:
                     out.append({"id": _s(entry_id), **d})
