@@ -62,10 +62,16 @@ class ArmBoosters:
             return self.finish(self.forest.predict(X))
         return self.finish(np.column_stack([np.asarray(b.predict(X, num_threads=1), dtype=float) for b in self.boosters]))
 
+    @cached_property
+    def _adds(self) -> np.ndarray:
+        """The columns that hold an uplift (built once: a page view calls ``finish`` for one row)."""
+        return np.flatnonzero(self.adds_control)
+
     def finish(self, out: np.ndarray) -> np.ndarray:
         """The boosters' raw predictions (n, arms) made outcomes: uplifts added to the control, probabilities clipped."""
-        adds = np.asarray(self.adds_control)
-        out[:, adds] += out[:, :1]
+        adds = self._adds
+        if len(adds):
+            out[:, adds] += out[:, :1]
         if self.kind == BINARY:
             np.clip(out, 0.0, 1.0, out=out)
         return out
