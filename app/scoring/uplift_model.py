@@ -124,31 +124,27 @@ class UpliftModel:
         What :meth:`predict` gives for one row, without its arrays and objects per arm:
         the page view's call, where those cost more than the arithmetic (about 60 µs).
         """
-        X = np.asarray(row, dtype=float)[None, :]
-        if self.forest is None:
-            pred = self.predict(X)
-            names = (self.control, *self.arms)
-            return [float(pred[a].conversion[0]) for a in names], [float(pred[a].order_value[0]) for a in names]
-        k = len(self.arms) + 1
-        both = self.forest.predict(X)
-        conversion = self.conversion.finish(both[:, :k])[0]
-        return conversion.tolist(), np.maximum(both[0, k:], 0.0).tolist()
+        conversion, value = self._outcomes(np.asarray(row, dtype=float)[None, :])
+        return conversion[0].tolist(), value[0].tolist()
 
     def predict(self, X: np.ndarray) -> dict[str, ArmPrediction]:
         """Predictions for every arm, control included, for rows of ``visitor_row``."""
-        X = np.atleast_2d(np.asarray(X, dtype=float))
-        n, names = len(X), (self.control, *self.arms)
+        conversion, value = self._outcomes(np.atleast_2d(np.asarray(X, dtype=float)))
+        return {
+            name: ArmPrediction(conversion[:, j], conversion[:, j] * value[:, j], value[:, j])
+            for j, name in enumerate((self.control, *self.arms))
+        }
+
+    def _outcomes(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(P(buy | arm), E[order value | buy, arm]) for rows ``X``: each (rows, arms), the control first."""
+        n, k = len(X), len(self.arms) + 1
         if n <= FEW_ROWS and self.forest is not None:
             both = self.forest.predict(X)
-            conversion, value = self.conversion.finish(both[:, : len(names)]), np.maximum(both[:, len(names) :], 0.0).T
-        else:
-            conversion = self.conversion.predict(X)
-            # one call for all arms: each row repeated once per arm, the arm's index appended
-            stacked = np.column_stack([np.tile(X, (len(names), 1)), np.repeat(np.arange(len(names), dtype=float), n)])
-            value = np.maximum(np.asarray(self.order_value.predict(stacked, num_threads=1), dtype=float), 0.0).reshape(len(names), n)
-        return {
-            name: ArmPrediction(conversion[:, j], conversion[:, j] * value[j], value[j]) for j, name in enumerate(names)
-        }
+            return self.conversion.finish(both[:, :k]), np.maximum(both[:, k:], 0.0)
+        # one call for all arms: each row repeated once per arm, the arm's index appended
+        stacked = np.column_stack([np.tile(X, (k, 1)), np.repeat(np.arange(k, dtype=float), n)])
+        value = np.asarray(self.order_value.predict(stacked, num_threads=1), dtype=float).reshape(k, n).T
+        return self.conversion.predict(X), np.maximum(value, 0.0)
 
 
 def read_arm_boosters(folder: Path, entry: Mapping[str, Any], arms: tuple[str, ...], n_features: int) -> ArmBoosters:
