@@ -42,17 +42,13 @@ class ModelSource(Protocol):
 
 def arm_scores(model: UpliftModelLike, rows: VisitorRows, wanted: Collection[str]) -> dict[str, ArmScore]:
     """The model's predictions for the rights it knows, against its control arm."""
-    arms = [a for a in model.arms if a in wanted]
+    arms = [(j, a) for j, a in enumerate(model.arms, start=1) if a in wanted]  # columns after the control's
     if not arms:
         return {}
     conversion, value = model.predict_one(rows.row(model.spec))
     base_p, base_rev = conversion[0], conversion[0] * value[0]
     spread = model.order_value_spread
-    index = {a: j for j, a in enumerate(model.arms, start=1)}
-    return {
-        a: ArmScore(conversion[index[a]], base_p, conversion[index[a]] * value[index[a]], base_rev, value[index[a]], spread)
-        for a in arms
-    }
+    return {a: ArmScore(conversion[j], base_p, conversion[j] * value[j], base_rev, value[j], spread) for j, a in arms}
 
 
 class RightsService:
