@@ -2,9 +2,10 @@
 
     python bench/uplift_bench.py [--n 3000]
 
-Builds one visitor row with the service's own code, then times ``UpliftModel.predict``
-(for a few rows it scores every booster flattened into one set of numpy arrays,
-app/scoring/forest.py, the order value's once per arm) and, as the floor, the same
+Builds one visitor row with the service's own code, then times ``UpliftModel.predict_one``,
+the page view's call (it scores every booster flattened into one set of numpy arrays,
+app/scoring/forest.py, the order value's once per arm), ``UpliftModel.predict`` on the
+same row (the batch API: arrays and an object per arm), and, as the floor, the same
 model through LightGBM's own predict: 8 calls (the control's conversion, one effect model a right, the order value
 of all arms at once), most of each LightGBM's per-call overhead, not the trees.
 """
@@ -44,8 +45,9 @@ def main() -> None:
     b = Behaviour(first_seen=1_767_196_800.0, last_seen=1_767_800_000.0, views=12, clicks=5, orders=2, spend_cents=52_000,
                   viewed_categories={"beauty": 8, "women": 4})
     x = visitor_row(model.spec, b, Context(ts=1_768_000_000.0, device="mobile", channel="social"))[None, :]
-    timed(lambda: model.predict(x), 200)  # warm up
-    full = timed(lambda: model.predict(x), args.n)
+    timed(lambda: model.predict_one(x[0]), 200)  # warm up
+    full = timed(lambda: model.predict_one(x[0]), args.n)
+    batch = timed(lambda: model.predict(x), args.n)
     arms = 1 + len(model.arms)
     stacked = np.column_stack([np.tile(x, (arms, 1)), np.arange(arms, dtype=float)])
 
@@ -57,7 +59,8 @@ def main() -> None:
     floor = timed(through_lightgbm, args.n)
     bare = timed(lambda: model.conversion.boosters[0].predict(x, num_threads=1), args.n)
     p50, f50 = np.percentile(full, 50), np.percentile(floor, 50)
-    print(f"UpliftModel.predict, one row, {arms} arms: p50 {p50:.0f} us, p99 {np.percentile(full, 99):.0f} us")
+    print(f"UpliftModel.predict_one, one row, {arms} arms: p50 {p50:.0f} us, p99 {np.percentile(full, 99):.0f} us")
+    print(f"UpliftModel.predict on the same row: p50 {np.percentile(batch, 50):.0f} us")
     print(f"the same boosters through LightGBM's predict ({arms + 1} calls): p50 {f50:.0f} us, p99 {np.percentile(floor, 99):.0f} us; "
           f"ratio {p50 / f50:.2f}")
     print(f"one bare LightGBM predict of one row: p50 {np.percentile(bare, 50):.0f} us")
