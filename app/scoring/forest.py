@@ -78,7 +78,7 @@ class Forest:
     value: np.ndarray  # (leaves,) leaf values
     roots: np.ndarray  # (trees,) each tree's first node
     first_tree: np.ndarray  # (boosters,) index of each booster's first tree
-    sigmoid: np.ndarray  # (boosters,) bool: the booster's score is a probability (binary objective)
+    sigmoid: np.ndarray  # (boosters,) bool: the booster's score is a probability (binary or cross-entropy)
     depth: int  # levels of the deepest tree
     n_features: int
     _routes: dict[bytes, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -174,12 +174,15 @@ class Forest:
 
 
 def _objective(dump: dict[str, Any]) -> bool:
-    """True for a binary objective with the standard sigmoid, False for a plain regression."""
+    """True for a probability (binary with the standard sigmoid, or cross-entropy on
+    labels in [0, 1], which a distilled student learns from), False for a plain regression."""
     objective = str(dump.get("objective", ""))
     name, *params = objective.split()
     if name == "binary":
         if params and params[0] != "sigmoid:1":
             raise UnsupportedForest(f"binary objective with {params[0]!r}")
+        return True
+    if name in ("cross_entropy", "xentropy"):  # LightGBM's output is sigmoid(raw), as for binary
         return True
     if name in ("regression", "regression_l1", "huber", "fair", "quantile", "mape"):
         return False

@@ -41,7 +41,13 @@ def _trained(params: dict[str, object], *, categorical: bool, rounds: int = 25) 
     if categorical:
         X = np.column_stack([X, _categories(rng, 3000)])
     signal = np.nan_to_num(X[:, 0]) - 0.5 * np.isnan(X[:, 1]) + (X[:, -1] % 3 == 1 if categorical else 0)
-    y = (signal + rng.normal(size=3000) > 0).astype(float) if params.get("objective") == "binary" else signal + rng.normal(size=3000)
+    noisy = signal + rng.normal(size=3000)
+    if params.get("objective") == "binary":
+        y = (noisy > 0).astype(float)
+    elif params.get("objective") == "cross_entropy":
+        y = 1.0 / (1.0 + np.exp(-noisy))  # soft labels in [0, 1], as a distilled student gets
+    else:
+        y = noisy
     cats = [X.shape[1] - 1] if categorical else "auto"
     return lgb.train({**BASE, **params}, lgb.Dataset(X, y, categorical_feature=cats), rounds), X
 
@@ -55,8 +61,9 @@ def _trained(params: dict[str, object], *, categorical: bool, rounds: int = 25) 
         ({"objective": "regression", "use_missing": False}, False),
         ({"objective": "binary"}, True),
         ({"objective": "regression", "max_cat_to_onehot": 32}, True),
+        ({"objective": "cross_entropy"}, False),
     ],
-    ids=["binary", "regression", "zero-as-missing", "no-missing", "categorical", "one-hot-categorical"],
+    ids=["binary", "regression", "zero-as-missing", "no-missing", "categorical", "one-hot-categorical", "cross-entropy"],
 )
 def test_scores_equal_lightgbm(params: dict[str, object], categorical: bool) -> None:
     booster, X = _trained(params, categorical=categorical)
