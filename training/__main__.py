@@ -137,6 +137,7 @@ def cmd_uplift_demo(args: argparse.Namespace) -> int:
     from training.coupon_sim import CampaignConfig, run_campaign
     from training.simulator import SimConfig, simulate
     from training.uplift_demo import POLICIES, publish, train_and_evaluate
+    from training.uplift_distill import DistillConfig
 
     started = time.perf_counter()
     print(f"simulating {args.visitors} visitors over {args.days} days (seed {args.seed}) ...", file=sys.stderr)
@@ -144,7 +145,9 @@ def cmd_uplift_demo(args: argparse.Namespace) -> int:
     spec = FeatureSpec(categories=tuple(sorted({p.category for p in sim.products})))
     print(f"running the randomized rights campaign ({args.waves} waves) ...", file=sys.stderr)
     campaign = run_campaign(sim, CampaignConfig(seed=args.seed, waves=args.waves), spec, progress=not args.quiet)
-    result = train_and_evaluate(campaign, spec, learner=args.learner, test_share=args.test_share, progress=not args.quiet)
+    sizes = {k: v for k, v in (("n_s", args.teacher_s), ("n_x", args.teacher_x)) if v is not None}
+    distill = DistillConfig(**sizes)
+    result = train_and_evaluate(campaign, spec, learner=args.learner, test_share=args.test_share, distill=distill, progress=not args.quiet)
     manifest = publish(result, campaign, Path(args.out))
     m = result.metrics
     print(f"\nheld out: {int(m['rows']['test'])} visitors (latest wave); trained on {int(m['rows']['train'])} rows")
@@ -160,6 +163,8 @@ def cmd_uplift_demo(args: argparse.Namespace) -> int:
         f"\nmodel / oracle at the same spend: {r['model_to_oracle_at_same_spend']:.1%} (target 80%); model / oracle:"
         f" {r['model_to_oracle']:.1%}; model - best average right ({m['best_average_right']}): {r['model_minus_best_average']:+.3f} yuan/visitor"
     )
+    if "teacher" in m:
+        print(f"the teacher itself (not served) / oracle at the same spend: {m['teacher']['to_oracle_at_same_spend']:.1%}")
     if args.ceiling:
         from training.uplift_demo import feature_ceiling
 
@@ -246,7 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--visitors", type=int, default=UPLIFT_VISITORS)
     d.add_argument("--days", type=int, default=120)
     d.add_argument("--waves", type=int, default=UPLIFT_WAVES, help="campaign waves, 14 days apart (each visitor is logged once a wave)")
-    d.add_argument("--learner", choices=("x", "t"), default="x")
+    d.add_argument(
+        "--learner", choices=("distilled", "x", "t"), default="distilled",
+        help="distilled: an ensemble teacher (offer-term S-learners and X-learners) taught to a served X-shaped student",
+    )
+    d.add_argument("--teacher-s", type=int, metavar="N", help="S-learners in the distilled learner's teacher (default 6)")
+    d.add_argument("--teacher-x", type=int, metavar="N", help="X-learners in the distilled learner's teacher (default 3)")
     d.add_argument("--test-share", type=float, default=0.3, help="share of visitors held out")
     d.add_argument("--out", default="models/uplift")
     d.add_argument("--report", metavar="DIR", help="also write the evaluation report here: metrics.json and plots")

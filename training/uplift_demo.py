@@ -35,6 +35,7 @@ from app.core.features import FeatureSpec
 from app.scoring.uplift_model import KIND, ArmBoosters, UpliftModel
 from training.coupon_sim import Campaign
 from training.rights import Right
+from training.uplift_distill import DistillConfig, distilled_learner
 from training.uplift_eval import (
     best_positive,
     oracle_at_spend,
@@ -83,12 +84,19 @@ def predicted_incremental_profit(model: UpliftModel, X: np.ndarray, rights: tupl
     """(n, arms) predicted profit of each arm minus the control's, as the service will compute it
     (a min-spend right's cost with the model's order-value spread, see Right.expected_cost)."""
     pred = model.predict(X)
-    control = pred[model.control]
-    base = margin * control.revenue
-    out = np.zeros((len(X), len(rights) + 1))
+    arms = (model.control, *(r.id for r in rights))
+    conversion = np.column_stack([pred[a].conversion for a in arms])
+    order_value = np.column_stack([pred[a].order_value for a in arms])
+    return incremental_profit(conversion, order_value, rights, margin, model.order_value_spread)
+
+
+def incremental_profit(conversion: np.ndarray, order_value: np.ndarray, rights: tuple[Right, ...], margin: float, spread: float) -> np.ndarray:
+    """(n, arms) profit of each arm minus the control's from P(buy | arm) and E[order value | buy, arm] (column 0 the control)."""
+    base = margin * conversion[:, 0] * order_value[:, 0]
+    out = np.zeros(conversion.shape)
     for j, right in enumerate(rights, start=1):
-        p = pred[right.id]
-        out[:, j] = margin * p.revenue - right.expected_cost(p.conversion, p.order_value, model.order_value_spread) - base
+        p, v = conversion[:, j], order_value[:, j]
+        out[:, j] = margin * p * v - right.expected_cost(p, v, spread) - base
     return out
 
 
@@ -121,20 +129,33 @@ def _mean(per_arm: dict[str, dict[str, float]], key: str) -> float:
     return float(np.nanmean([m[key] for m in per_arm.values()]))
 
 
-def train_and_evaluate(c: Campaign, spec: FeatureSpec, *, learner: str = "x", test_share: float = 0.3, progress: bool = False) -> DemoResult:
+def basket(order_value: lgb.Booster, X: np.ndarray) -> np.ndarray:
+    """Each row's predicted order value without a right (the control's arm column)."""
+    return np.maximum(np.asarray(order_value.predict(np.column_stack([X, np.zeros(len(X))]), num_threads=1)), 1e-9)
+
+
+def train_and_evaluate(
+    c: Campaign, spec: FeatureSpec, *, learner: str = "distilled", test_share: float = 0.3,
+    distill: DistillConfig | None = None, progress: bool = False,
+) -> DemoResult:
     train, test = split(c, test_share)
     table = ArmTable(c.X[train], c.assigned[train], c.bought[train].astype(float), c.arms, propensity=c.propensity[train])
-    if progress:
-        print(f"training the {learner}-learner on {len(train)} visitors ...", file=sys.stderr, flush=True)
-    conversion = train_learner(learner, table, progress=progress)
-    baseline = plain_t_learner(table, progress=progress)
     buyers = train[c.bought[train]]
     order = order_value_model(c.X[buyers], c.assigned[buyers], c.order_value[buyers], progress=progress)
     spread = order_value_spread(order, c.X[buyers], c.assigned[buyers], c.order_value[buyers])
+    Xt = c.X[test]
+    if progress:
+        print(f"training the {learner} learner on {len(train)} rows ...", file=sys.stderr, flush=True)
+    teacher: np.ndarray | None = None
+    if learner == "distilled":
+        d = distilled_learner(table, c.config.rights, basket(order, table.X), spread, distill, also=[(Xt, basket(order, Xt))], progress=progress)
+        conversion, teacher = d.student, d.teacher_also[0]
+    else:
+        conversion = train_learner(learner, table, progress=progress)
+    baseline = plain_t_learner(table, progress=progress)
     model = uplift_model(spec, c.arms, learner, conversion, order, spread)
     base_model = uplift_model(spec, c.arms, "plain-t", baseline, order, spread)
 
-    Xt = c.X[test]
     truth_ip = c.truth.incremental_profit[test]
     truth_cost = c.truth.cost[test]
     margin, rights = c.config.margin_rate, c.config.rights
@@ -185,6 +206,13 @@ def train_and_evaluate(c: Campaign, spec: FeatureSpec, *, learner: str = "x", te
     for k in TOP_K:
         key = f"true_uplift@{int(k * 100)}"
         metrics[key] = {"model": _mean(model_pairs, key), "baseline": _mean(base_pairs, key)}
+    if teacher is not None:
+        # how much of the teacher the served student keeps, judged the same way
+        pred = model.predict(Xt)
+        order_values = np.column_stack([pred[a].order_value for a in c.arms])
+        tv = policy_value(best_positive(incremental_profit(teacher, order_values, rights, margin, spread)), truth_ip, truth_cost)
+        to = policy_value(oracle_at_spend(truth_ip, truth_cost, tv.spend), truth_ip, truth_cost)
+        metrics["teacher"] = {**tv.as_dict(), "to_oracle_at_same_spend": tv.value / to.value if to.value > 0 else float("nan")}
     curves = {"model": model_curves, "baseline": base_curves, "random": random_curves, "choices": choices, "truth_ip": truth_ip, "truth_cost": truth_cost}
     return DemoResult(model, baseline, metrics, curves)
 
@@ -261,7 +289,8 @@ def publish(result: DemoResult, c: Campaign, out: Path) -> Path:
         },
         "revenue": "conversion x order_value",
         "data_fingerprint": c.fingerprint,
-        "metrics": {k: result.metrics[k] for k in ("qini", "true_qini", "auuc", "ratios", "rows")} | {"policies": {k: {kk: v for kk, v in p.items() if kk != "arms"} for k, p in result.metrics["policies"].items()}},
+        "metrics": {k: result.metrics[k] for k in ("qini", "true_qini", "auuc", "ratios", "rows", "teacher") if k in result.metrics}
+        | {"policies": {k: {kk: v for kk, v in p.items() if kk != "arms"} for k, p in result.metrics["policies"].items()}},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
     return out / "manifest.json"

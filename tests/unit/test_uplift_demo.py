@@ -10,6 +10,7 @@ from app.core.features import FeatureSpec
 from training.coupon_sim import CampaignConfig, run_campaign
 from training.simulator import SimConfig, simulate
 from training.uplift_demo import POLICIES, feature_ceiling, train_and_evaluate
+from training.uplift_distill import DistillConfig
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +47,17 @@ def test_the_feature_ceiling_is_below_the_oracle_and_above_the_learner(campaign,
     # learning the truth itself from the rows does better than learning it from outcomes
     assert learned < ceiling["all"]["ratio"] <= 1.0 + 1e-9
     assert ceiling["all"]["value"] > 0
+
+
+def test_the_distilled_learner_is_judged_with_its_teacher(campaign) -> None:
+    c, spec = campaign
+    result = train_and_evaluate(c, spec, learner="distilled", distill=DistillConfig(n_s=1, n_x=1))
+    m = result.metrics
+    assert m["learner"] == "distilled" and result.model.learner == "distilled"
+    t = m["teacher"]
+    assert 0 < t["granted"] <= 1 and t["spend"] > 0
+    # the teacher is judged like the model: against the oracle held to its own spend
+    assert t["to_oracle_at_same_spend"] <= 1.0 + 1e-9
+    assert t["value"] <= m["policies"]["oracle"]["value"] + 1e-9
+    # what is served is the X-shaped student, not the teacher
+    assert result.model.conversion.adds_control == (False, *(True for _ in c.arms[1:]))
