@@ -37,6 +37,7 @@ from training.coupon_sim import Campaign
 from training.rights import Right
 from training.uplift_distill import DistillConfig, distilled_learner
 from training.uplift_eval import (
+    at_same_spend,
     best_positive,
     oracle_at_spend,
     policy_value,
@@ -83,11 +84,15 @@ def order_value_spread(order_value: lgb.Booster, X: np.ndarray, arm: np.ndarray,
 def predicted_incremental_profit(model: UpliftModel, X: np.ndarray, rights: tuple[Right, ...], margin: float) -> np.ndarray:
     """(n, arms) predicted profit of each arm minus the control's, as the service will compute it
     (a min-spend right's cost with the model's order-value spread, see Right.expected_cost)."""
+    conversion, order_value = arm_matrices(model, X, rights)
+    return incremental_profit(conversion, order_value, rights, margin, model.order_value_spread)
+
+
+def arm_matrices(model: UpliftModel, X: np.ndarray, rights: tuple[Right, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The model's P(buy | arm) and E[order value | buy, arm]: each (n, arms), the control then ``rights`` in order."""
     pred = model.predict(X)
     arms = (model.control, *(r.id for r in rights))
-    conversion = np.column_stack([pred[a].conversion for a in arms])
-    order_value = np.column_stack([pred[a].order_value for a in arms])
-    return incremental_profit(conversion, order_value, rights, margin, model.order_value_spread)
+    return np.column_stack([pred[a].conversion for a in arms]), np.column_stack([pred[a].order_value for a in arms])
 
 
 def incremental_profit(conversion: np.ndarray, order_value: np.ndarray, rights: tuple[Right, ...], margin: float, spread: float) -> np.ndarray:
@@ -164,13 +169,14 @@ def train_and_evaluate(
     random_curves = _pair_metrics(c, test, np.random.default_rng([c.config.seed, 5]).random((len(test), len(rights))))[1]
 
     n = len(test)
+    conversion_t, order_value_t = arm_matrices(model, Xt, rights)  # the teacher's judgement below reuses the order values
     # the right with the best true average incremental profit: the strongest one-for-all policy
     best_avg = int(truth_ip[:, 1:].mean(axis=0).argmax()) + 1
     choices = {
         "none": np.zeros(n, dtype=int),
         "best_average": np.full(n, best_avg),
         "random": np.random.default_rng([c.config.seed, 6]).integers(1, len(c.arms), n),
-        "model": best_positive(predicted_incremental_profit(model, Xt, rights, margin)),
+        "model": best_positive(incremental_profit(conversion_t, order_value_t, rights, margin, spread)),
         "baseline": best_positive(predicted_incremental_profit(base_model, Xt, rights, margin)),
         "oracle": best_positive(truth_ip),
     }
@@ -208,11 +214,8 @@ def train_and_evaluate(
         metrics[key] = {"model": _mean(model_pairs, key), "baseline": _mean(base_pairs, key)}
     if teacher is not None:
         # how much of the teacher the served student keeps, judged the same way
-        pred = model.predict(Xt)
-        order_values = np.column_stack([pred[a].order_value for a in c.arms])
-        tv = policy_value(best_positive(incremental_profit(teacher, order_values, rights, margin, spread)), truth_ip, truth_cost)
-        to = policy_value(oracle_at_spend(truth_ip, truth_cost, tv.spend), truth_ip, truth_cost)
-        metrics["teacher"] = {**tv.as_dict(), "to_oracle_at_same_spend": tv.value / to.value if to.value > 0 else float("nan")}
+        tv, _, ratio = at_same_spend(best_positive(incremental_profit(teacher, order_value_t, rights, margin, spread)), truth_ip, truth_cost)
+        metrics["teacher"] = {**tv.as_dict(), "to_oracle_at_same_spend": ratio}
     curves = {"model": model_curves, "baseline": base_curves, "random": random_curves, "choices": choices, "truth_ip": truth_ip, "truth_cost": truth_cost}
     return DemoResult(model, baseline, metrics, curves)
 
@@ -246,10 +249,8 @@ def feature_ceiling(c: Campaign, *, test_share: float = 0.3, rounds: int = CEILI
     for name, rows in (("all", np.ones(len(test), dtype=bool)), ("with_history", c.has_history[test]), ("without_history", ~c.has_history[test])):
         if not rows.any():
             continue
-        choice = best_positive(predicted[rows])
-        value = policy_value(choice, ip[rows], cost[rows])
-        oracle = policy_value(oracle_at_spend(ip[rows], cost[rows], value.spend), ip[rows], cost[rows])
-        out[name] = {**value.as_dict(), "oracle_at_same_spend": oracle.value, "ratio": value.value / oracle.value if oracle.value > 0 else float("nan")}
+        value, oracle, ratio = at_same_spend(best_positive(predicted[rows]), ip[rows], cost[rows])
+        out[name] = {**value.as_dict(), "oracle_at_same_spend": oracle.value, "ratio": ratio}
     return out
 
 

@@ -32,8 +32,6 @@ figures in the README say how that carried to seed 2.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,14 +42,13 @@ from scipy.special import ndtr
 from app.scoring.uplift_model import ArmBoosters
 from training.lightgbm_params import COMMON
 from training.rights import Right
-from training.uplift_learners import BINARY, ArmTable, fit_booster, x_learner
+from training.uplift_learners import BINARY, ArmTable, fit_booster, say, x_learner
 
 KIND_CODES = {"amount_off": 1.0, "percent_off": 2.0, "free_ship": 3.0, "points": 4.0, "gift": 5.0}  # 0: no right
 OFFER_TERMS = ("kind", "cost_share", "reach", "threshold_share", "face_share")
 
-_THREADS = min(os.cpu_count() or 1, 4)  # these tables are large (300,000 rows): threads pay here
 S_PARAMS = {
-    **COMMON, "objective": "binary", "num_threads": _THREADS, "num_leaves": 15, "min_data_in_leaf": 100,
+    **COMMON, "objective": "binary", "num_leaves": 15, "min_data_in_leaf": 100,
     "learning_rate": 0.05, "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 10.0,
 }
 S_MAX_ROUNDS = 3000  # early stopping on a held-out fifth picks the rounds (200-350 at the published size)
@@ -59,7 +56,7 @@ S_MAX_ROUNDS = 3000  # early stopping on a held-out fifth picks the rounds (200-
 # big steps: 100 rounds at 0.2 kept the teacher's policy (78.6% of the oracle against
 # its 78.9% on seed 1) with a third of the splits of 300 at 0.1 (78.7%), and a page
 # view walks every split of every tree (app.scoring.forest).
-STUDENT_PARAMS = {**COMMON, "num_threads": _THREADS, "num_leaves": 15, "min_data_in_leaf": 50, "learning_rate": 0.2}
+STUDENT_PARAMS = {**COMMON, "num_leaves": 15, "min_data_in_leaf": 50, "learning_rate": 0.2}
 STUDENT_ROUNDS = 100
 
 
@@ -143,11 +140,6 @@ def offer_s_learner(table: ArmTable, rights: Sequence[Right], basket: np.ndarray
     return OfferSLearner(booster, tuple(rights), spread)
 
 
-def _say(progress: bool, text: str) -> None:
-    if progress:
-        print(text, file=sys.stderr, flush=True)
-
-
 def teacher_predictions(
     table: ArmTable, rights: Sequence[Right], basket: np.ndarray, spread: float, config: DistillConfig,
     *, also: Sequence[tuple[np.ndarray, np.ndarray]] = (), progress: bool = False,
@@ -162,12 +154,12 @@ def teacher_predictions(
     x_sum = [np.zeros((len(X), len(table.arms))) for X, _ in targets]
     for i in range(config.n_s):
         model = offer_s_learner(table, rights, basket, spread, seed=config.seed + i)
-        _say(progress, f"  teacher S-learner {i + 1}/{config.n_s}: {model.booster.num_trees()} trees")
+        say(progress, f"  teacher S-learner {i + 1}/{config.n_s}: {model.booster.num_trees()} trees")
         for acc, (X, b) in zip(s_sum, targets, strict=True):
             acc += model.predict(X, b)
     for i in range(config.n_x):
         xl = x_learner(table, params={"seed": config.seed + i})
-        _say(progress, f"  teacher X-learner {i + 1}/{config.n_x}")
+        say(progress, f"  teacher X-learner {i + 1}/{config.n_x}")
         for acc, (X, _) in zip(x_sum, targets, strict=True):
             acc += xl.predict(X)
     w = config.x_weight if config.n_s and config.n_x else (1.0 if config.n_x else 0.0)
@@ -179,7 +171,7 @@ def distill(X: np.ndarray, teacher: np.ndarray, arms: tuple[str, ...], *, rounds
     p = np.clip(teacher, 0.0, 1.0)
     boosters = [lgb.train({**STUDENT_PARAMS, "objective": "cross_entropy"}, lgb.Dataset(X, p[:, 0]), rounds)]
     for j, name in enumerate(arms[1:], start=1):
-        _say(progress, f"  student: {name}'s uplift")
+        say(progress, f"  student: {name}'s uplift")
         boosters.append(lgb.train({**STUDENT_PARAMS, "objective": "regression", "seed": COMMON["seed"] + j}, lgb.Dataset(X, p[:, j] - p[:, 0]), rounds))
     return ArmBoosters(arms, BINARY, tuple(boosters), (False, *(True for _ in arms[1:])))
 
@@ -197,7 +189,7 @@ def distilled_learner(
 ) -> Distilled:
     """Teacher, then student. ``basket``: each training row's predicted order value without a right."""
     config = config or DistillConfig()
-    _say(progress, f"teacher: {config.n_s} S-learners with offer terms + {config.n_x} X-learners (X share {config.x_weight})")
+    say(progress, f"teacher: {config.n_s} S-learners with offer terms + {config.n_x} X-learners (X share {config.x_weight})")
     train, *rest = teacher_predictions(table, rights, basket, spread, config, also=also, progress=progress)
-    _say(progress, f"student: {len(table.arms)} boosters x {config.student_rounds} rounds on the teacher's labels")
+    say(progress, f"student: {len(table.arms)} boosters x {config.student_rounds} rounds on the teacher's labels")
     return Distilled(distill(table.X, train, table.arms, rounds=config.student_rounds, progress=progress), train, rest)

@@ -142,3 +142,10 @@ def oracle_at_spend(incremental_profit: np.ndarray, cost: np.ndarray, budget: fl
         else:
             hi = mid
     return best_positive(incremental_profit - hi * cost)
+
+
+def at_same_spend(choice: np.ndarray, incremental_profit: np.ndarray, cost: np.ndarray) -> tuple[PolicyValue, PolicyValue, float]:
+    """A policy's value, the oracle's held to its spend, and their ratio (NaN when the oracle has nothing)."""
+    value = policy_value(choice, incremental_profit, cost)
+    oracle = policy_value(oracle_at_spend(incremental_profit, cost, value.spend), incremental_profit, cost)
+    return value, oracle, value.value / oracle.value if oracle.value > 0 else float("nan")

@@ -119,7 +119,8 @@ def fit_booster(
     return lgb.train(params, lgb.Dataset(X, y, weight=weight, categorical_feature=cats), best)
 
 
-def _say(progress: bool, text: str) -> None:
+def say(progress: bool, text: str) -> None:
+    """A progress line on stderr when ``progress`` (the uplift commands' training steps)."""
     if progress:
         print(text, file=sys.stderr, flush=True)
 
@@ -130,7 +131,7 @@ def t_learner(table: ArmTable, *, params: dict[str, Any] | None = None, tuned: b
     boosters = []
     for j, name in enumerate(table.arms):
         idx = table.rows(j)
-        _say(progress, f"  {name}: outcome model on {len(idx)} rows")
+        say(progress, f"  {name}: outcome model on {len(idx)} rows")
         boosters.append(
             fit_booster(table.X[idx], table.y[idx], base, categorical=table.categorical, early_stopping=tuned,
                         rounds=MAX_ROUNDS if tuned else PLAIN_ROUNDS, seed=j)
@@ -145,19 +146,19 @@ def plain_t_learner(table: ArmTable, *, progress: bool = False) -> ArmBoosters:
 
 def x_learner(table: ArmTable, *, params: dict[str, Any] | None = None, progress: bool = False) -> ArmBoosters:
     """The control's outcome model plus one effect model per arm (see the module docstring)."""
-    _say(progress, "stage 1: the T-learner's outcome models")
+    say(progress, "stage 1: the T-learner's outcome models")
     stage1 = t_learner(table, params=params, progress=progress)
     mu = [np.asarray(b.predict(table.X)) for b in stage1.boosters]
     w = table.weights()
     control = table.rows(0)
     reg = {**TUNED, **(params or {}), "objective": "regression"}
     effects = []
-    _say(progress, "stage 2: effect models, both imputations pooled")
+    say(progress, "stage 2: effect models, both imputations pooled")
     for j, name in enumerate(table.arms[1:], start=1):
         treated = table.rows(j)
         idx = np.concatenate([treated, control])
         d = np.concatenate([table.y[treated] - mu[0][treated], mu[j][control] - table.y[control]])
-        _say(progress, f"  {name}: effect model on {len(idx)} rows")
+        say(progress, f"  {name}: effect model on {len(idx)} rows")
         effects.append(fit_booster(table.X[idx], d, reg, weight=w[idx], categorical=table.categorical, seed=100 + j))
     return ArmBoosters(table.arms, table.kind, (stage1.boosters[0], *effects), (False, *(True for _ in effects)))
 
@@ -179,6 +180,6 @@ def order_value_model(X: np.ndarray, arm: np.ndarray, value: np.ndarray, *, prog
     in common (the visitor's basket) and the arm column keeps what differs (a min-spend
     right pulls small baskets up to its threshold).
     """
-    _say(progress, f"order value model on {len(value)} buyers")
+    say(progress, f"order value model on {len(value)} buyers")
     Xa = np.column_stack([X, arm.astype(float)])
     return fit_booster(Xa, value, {**TUNED, "objective": "regression"}, categorical=[X.shape[1]], seed=999)
