@@ -141,7 +141,7 @@ class Forest:
         nxt = self._leaves_next.copy()
         # next = right + go_left · (left - right), written in place: np.where on a bool
         # mask and two index arrays costs 2-3 times as much (about 150 against 60 us on
-        # the 29,400 splits of the distilled student)
+        # a forest of 29,400 splits)
         splits = nxt[: self.splits]
         np.multiply(self._go_left(x, False), self._left_minus_right, out=splits)
         splits += self.right
