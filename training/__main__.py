@@ -6,6 +6,7 @@
     python -m training uplift-demo --out models/uplift --report models/uplift/report
     python -m training uplift train --data t.csv --treatment arm --control none --outcome converted --features a,b,c --out DIR
     python -m training uplift score --model DIR --data s.csv --out scores.csv
+    python -m training uplift evaluate --model DIR --data log.csv --treatment arm --outcome converted --propensity p
 
 Writes LightGBM models + manifest.json into --out and prints the metrics table
 (model vs the prior-only baseline, on held-out anonymous visitors).
@@ -14,6 +15,7 @@ Writes LightGBM models + manifest.json into --out and prints the metrics table
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -225,6 +227,36 @@ def cmd_uplift_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_uplift_evaluate(args: argparse.Namespace) -> int:
+    from training.uplift_table import TableError, evaluate_table, file_digest, read_table
+
+    try:
+        print(f"reading {args.data} ...", file=sys.stderr)
+        df = read_table(Path(args.data))
+        result = evaluate_table(
+            Path(args.model), df, treatment=args.treatment, outcome=args.outcome, propensity=args.propensity,
+            costs=args.cost, min_gain=args.min_gain, data_digest=file_digest(Path(args.data)),
+        )
+    except TableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{result.summary['rows']} rows; value = mean {args.outcome}"
+          f"{' less the cost of the arm given' if any(result.summary['costs'].values()) else ''} a row; ± is the 95% interval")
+    print(f"{'policy':<24} {'DR value':>20} {'IPS':>10} {'SNIPS':>10} {'lift over control (DR)':>26}  arms given")
+    for e in result.estimates:
+        dr = f"{e.dr:.4f} ± {1.96 * (e.dr_se or 0):.4f}" if e.dr is not None else "-"
+        lift = f"{e.lift:+.4f} ± {1.96 * (e.lift_se or 0):.4f}" if e.lift is not None else "-"
+        given = ", ".join(f"{a} {s:.0%}" for a, s in e.shares.items() if s > 0)
+        print(f"{e.policy:<24} {dr:>20} {e.ips:>10.4f} {e.snips:>10.4f} {lift:>26}  {given}")
+    for note in result.notes:
+        print(f"note: {note}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -286,6 +318,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", required=True, help="the scores: .csv or .parquet")
     s.add_argument("--id", help="id column(s) to pass through, comma separated")
     s.set_defaults(func=cmd_uplift_score)
+    e = usub.add_parser("evaluate", help="judge the model's policy off-policy on another randomized log (IPS, SNIPS, doubly robust)")
+    e.add_argument("--model", required=True, help="a folder written by uplift train")
+    e.add_argument("--data", required=True, help="the log: .csv or .parquet, with the model's features, the arm given and the outcome")
+    e.add_argument("--treatment", required=True, help="column: the arm each row got")
+    e.add_argument("--outcome", required=True, help="column: 0/1, true/false or an amount (the kind the model was trained on)")
+    e.add_argument("--propensity", help="column: the logged probability of the row's arm (default: the arm's share of the log)")
+    e.add_argument("--cost", help="each arm's cost in outcome units, e.g. c10=2.5,c20=5: the policy and the values are net of it")
+    e.add_argument("--min-gain", type=float, default=0.0, help="give an arm only when its predicted net uplift exceeds this")
+    e.add_argument("--out", help="also write the figures as JSON here")
+    e.set_defaults(func=cmd_uplift_evaluate)
     args = p.parse_args(argv)
     return int(args.func(args))
 

@@ -1,4 +1,4 @@
-"""Uplift models for any randomized table: ``python -m training uplift train`` and ``… uplift score``.
+"""Uplift models for any randomized table: ``python -m training uplift train``, ``… score`` and ``… evaluate``.
 
 A table (CSV or Parquet, by the file's extension) has one row per unit: the arm it got
 (``--treatment``, the control's label ``--control``), the outcome (``--outcome``: 0/1,
@@ -6,7 +6,8 @@ true/false, or an amount), the feature columns and, optionally, the logged proba
 of the row's arm (``--propensity``). Numeric features go to LightGBM as they are;
 any other column is categorical: its values (as text) are numbered in sorted order, the
 list is kept in the model's manifest, and scoring maps values the same way (a value
-training never saw becomes missing). Problems with the table raise :class:`TableError`
+training never saw becomes missing). ``evaluate`` judges the model's policy on another
+randomized log off-policy (:mod:`training.uplift_ope`). Problems with the table raise :class:`TableError`
 naming the column; the command prints it and exits with status 2.
 
 The model folder holds ``manifest.json`` (kind ``uplift-table``) and one LightGBM text
@@ -32,6 +33,14 @@ from app.scoring.attribute_models import ModelRejected
 from app.scoring.uplift_model import ArmBoosters, read_arm_boosters, read_kind_manifest
 from training.uplift_demo import arm_entries
 from training.uplift_learners import AMOUNT, BINARY, ArmTable, train_learner
+from training.uplift_ope import (
+    Estimate,
+    EvaluationError,
+    Log,
+    compare,
+    greedy,
+    propensity_from_shares,
+)
 
 KIND = "uplift-table"
 MIN_ROWS = 30  # per arm: fewer and a booster learns nothing but noise
@@ -134,6 +143,17 @@ def outcome_values(s: pd.Series, name: str, kind: str | None) -> tuple[np.ndarra
     return y, kind
 
 
+def propensity_values(df: pd.DataFrame, column: str) -> np.ndarray:
+    """The logged probability of each row's arm, checked to be a probability a weight can divide by."""
+    _require(df, [column], "propensity")
+    if not pd.api.types.is_numeric_dtype(df[column]):
+        raise TableError(f"propensity column {column!r} is not numeric")
+    p = df[column].astype(float).to_numpy()
+    if np.isnan(p).any() or (p <= 0).any() or (p > 1).any():
+        raise TableError(f"propensity column {column!r} must be in (0, 1] on every row")
+    return p
+
+
 @dataclass
 class TableModel:
     boosters: ArmBoosters
@@ -170,14 +190,7 @@ def train_table(
     if small:
         raise TableError(f"treatment column {treatment!r}: arm {', '.join(small)} has fewer than {min_rows} rows")
     y, kind = outcome_values(df[outcome], outcome, outcome_kind)
-    p = None
-    if propensity is not None:
-        _require(df, [propensity], "propensity")
-        if not pd.api.types.is_numeric_dtype(df[propensity]):
-            raise TableError(f"propensity column {propensity!r} is not numeric")
-        p = df[propensity].astype(float).to_numpy()
-        if np.isnan(p).any() or (p <= 0).any() or (p > 1).any():
-            raise TableError(f"propensity column {propensity!r} must be in (0, 1] on every row")
+    p = propensity_values(df, propensity) if propensity is not None else None
     feats = infer_features(df, features)
     X = encode(df, feats)
     index = {a: i for i, a in enumerate(arms)}
@@ -246,3 +259,80 @@ def score_table(folder: Path, df: pd.DataFrame, ids: Sequence[str] = ()) -> pd.D
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def parse_costs(text: str | None, arms: Sequence[str]) -> np.ndarray:
+    """``"c10=2.5,c20=5"``: each arm's cost in outcome units (arms not named cost 0)."""
+    costs = np.zeros(len(arms))
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in arms:
+            raise TableError(f"--cost {part.strip()!r}: expected ARM=NUMBER with ARM one of {', '.join(arms)}")
+        try:
+            costs[list(arms).index(name)] = float(value)
+        except ValueError:
+            raise TableError(f"--cost {part.strip()!r}: {value.strip()!r} is not a number") from None
+    if not np.isfinite(costs).all():
+        raise TableError("--cost: every cost must be a finite number")
+    return costs
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    estimates: list[Estimate]
+    notes: list[str]  # what the reader must know to trust the figures (assumed propensities, training data reused)
+    summary: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.summary, "notes": self.notes, "policies": [e.as_dict() for e in self.estimates]}
+
+
+def evaluate_table(
+    folder: Path, df: pd.DataFrame, *, treatment: str, outcome: str, propensity: str | None = None,
+    costs: str | None = None, min_gain: float = 0.0, data_digest: str | None = None,
+) -> Evaluation:
+    """The model's policy (each row's arm of highest predicted uplift net of cost, if above ``min_gain``) judged on a randomized log."""
+    try:
+        boosters, feats, manifest = load_table_model(folder)
+    except ModelRejected as exc:
+        raise TableError(f"model {folder}: {exc}") from exc
+    arms = boosters.arms
+    _require(df, [treatment], "treatment")
+    _require(df, [outcome], "outcome")
+    if df[treatment].isna().any():
+        raise TableError(f"treatment column {treatment!r} has missing values")
+    labels = df[treatment].astype(str)
+    unknown = sorted(set(labels) - set(arms))
+    if unknown:
+        raise TableError(f"treatment column {treatment!r} has arms the model does not know: {', '.join(unknown[:10])} (it knows {', '.join(arms)})")
+    unlogged = [a for a in arms if a not in set(labels)]
+    if unlogged:
+        raise TableError(f"arm {', '.join(map(repr, unlogged))} never appears in the log: a policy that gives it cannot be judged here")
+    y, kind = outcome_values(df[outcome], outcome, None)
+    if kind != boosters.kind:
+        raise TableError(f"outcome column {outcome!r} is {kind} but the model was trained on a {boosters.kind} outcome")
+    arm = labels.map({a: i for i, a in enumerate(arms)}).to_numpy()
+    notes = []
+    if propensity is not None:
+        p = propensity_values(df, propensity)
+    else:
+        p = propensity_from_shares(arm, arms)
+        notes.append("no --propensity column: each row's propensity is its arm's share of the log, "
+                     "which is right only if the log gave every row the same chances")
+    if data_digest is not None and data_digest == manifest.get("data_sha256"):
+        notes.append("this is the table the model was trained on: its own policy looks better here than it will on new rows")
+    cost = parse_costs(costs, arms)
+    try:
+        log = Log(arms, arm, p, y, cost)
+    except EvaluationError as exc:
+        raise TableError(str(exc)) from exc
+    predicted = boosters.predict(encode(df, feats))
+    chosen = greedy(predicted[:, 1:] - predicted[:, :1], cost, min_gain)
+    summary = {
+        "model": str(folder), "rows": len(df), "outcome": outcome, "outcome_kind": kind,
+        "costs": {a: float(c) for a, c in zip(arms, cost, strict=True)}, "min_gain": min_gain,
+    }
+    return Evaluation(compare(log, chosen, predicted), notes, summary)

@@ -1,4 +1,4 @@
-"""python -m training uplift train / score on CSV and Parquet tables, its errors, and the served loader."""
+"""python -m training uplift train / score / evaluate on CSV and Parquet tables, its errors, and the served loader."""
 
 from __future__ import annotations
 
@@ -102,6 +102,82 @@ def test_scoring_refuses_a_tampered_model_and_missing_columns(tmp_path: Path, ca
     model_file.write_text(model_file.read_text().replace("learning_rate", "learning_rate ", 1))
     assert main(["uplift", "score", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "o.csv")]) == 2
     assert "does not match its recorded sha256" in capsys.readouterr().err
+
+
+def true_conversion(df: pd.DataFrame, arm: np.ndarray) -> np.ndarray:
+    """P(convert) of each row of ``table()`` under the arm named per row (the generator's own formula)."""
+    return 0.15 + 0.0003 * df["spend"].to_numpy() + np.where((arm == "c10") & (df["city"] == "杭州").to_numpy(), 0.3, 0.0)
+
+
+@pytest.fixture
+def trained(tmp_path: Path) -> Path:
+    table().to_csv(tmp_path / "t.csv", index=False)
+    assert main(["uplift", "train", "--data", str(tmp_path / "t.csv"), "--treatment", "arm", "--control", "none",
+                 "--outcome", "converted", "--features", "city,spend", "--out", str(tmp_path / "m")]) == 0
+    return tmp_path / "m"
+
+
+def test_evaluate_finds_the_true_gain_of_the_models_policy_on_a_fresh_log(tmp_path: Path, trained: Path, capsys) -> None:
+    from training.uplift_ope import greedy
+    from training.uplift_table import score_table
+
+    fresh = table(3000, seed=2)
+    fresh["p"] = 1 / 3
+    fresh.to_csv(tmp_path / "log.csv", index=False)
+    assert main(["uplift", "evaluate", "--model", str(trained), "--data", str(tmp_path / "log.csv"), "--treatment", "arm",
+                 "--outcome", "converted", "--propensity", "p", "--cost", "c10=0.05,c20=0.05", "--out", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "lift over control (DR)" in out and "note:" not in out  # propensities given, fresh rows: nothing to warn of
+    report = json.loads((tmp_path / "r.json").read_text())
+    model = report["policies"][0]
+    assert model["policy"] == "model" and report["costs"] == {"none": 0.0, "c10": 0.05, "c20": 0.05}
+    # the truth of the same choices, from the generator's formula
+    arms = np.array(["none", "c10", "c20"])
+    chosen = arms[greedy(score_table(trained, fresh).to_numpy(), np.array([0.0, 0.05, 0.05]))]
+    true_lift = float(np.mean(true_conversion(fresh, chosen) - np.where(chosen == "none", 0.0, 0.05)
+                              - true_conversion(fresh, np.full(len(fresh), "none"))))
+    assert true_lift > 0.05  # the model found the coupon's city
+    assert abs(model["lift"] - true_lift) < 4 * model["lift_se"]
+    assert model["lift_95"][0] > 0
+    assert model["arm_shares"]["c10"] == pytest.approx(float(np.mean(chosen == "c10")))
+    everyone_c20 = next(p for p in report["policies"] if p["policy"] == "everyone: c20")
+    assert everyone_c20["lift"] < model["lift"]
+
+
+def test_evaluate_says_when_its_figures_need_care(tmp_path: Path, trained: Path, capsys) -> None:
+    assert main(["uplift", "evaluate", "--model", str(trained), "--data", str(tmp_path / "t.csv"), "--treatment", "arm",
+                 "--outcome", "converted"]) == 0
+    out = capsys.readouterr().out
+    assert "note: no --propensity column" in out
+    assert "note: this is the table the model was trained on" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "args", "message"),
+    [
+        ("new arm", {}, "arms the model does not know: c30"),
+        ("no c20", {}, "arm 'c20' never appears in the log"),
+        (None, {"--cost": "c10=abc"}, "'abc' is not a number"),
+        (None, {"--cost": "c99=1"}, "expected ARM=NUMBER with ARM one of none, c10, c20"),
+        ("amount", {"--outcome": "revenue"}, "outcome column 'revenue' is amount but the model was trained on a binary outcome"),
+        ("zero p", {"--propensity": "p"}, "propensity column 'p' must be in (0, 1]"),
+        (None, {"--treatment": "group"}, "treatment column 'group' not in the table"),
+    ],
+)
+def test_evaluate_errors_exit_2(tmp_path: Path, trained: Path, capsys, change, args, message) -> None:
+    df = table(600, seed=4)
+    df["p"] = 1 / 3
+    df["revenue"] = np.where(df["converted"] == "true", df["spend"], 0.0)
+    if change == "new arm":
+        df.loc[:4, "arm"] = "c30"
+    if change == "no c20":
+        df = df[df["arm"] != "c20"]
+    if change == "zero p":
+        df.loc[7, "p"] = 0.0
+    df.to_csv(tmp_path / "log.csv", index=False)
+    argv = {"--model": str(trained), "--data": str(tmp_path / "log.csv"), "--treatment": "arm", "--outcome": "converted", **args}
+    assert main(["uplift", "evaluate", *[x for kv in argv.items() for x in kv]]) == 2
+    assert message in capsys.readouterr().err
 
 
 def one_row(model) -> np.ndarray:
