@@ -167,6 +167,9 @@ def cmd_uplift_demo(args: argparse.Namespace) -> int:
     )
     if "teacher" in m:
         print(f"the teacher itself (not served) / oracle at the same spend: {m['teacher']['to_oracle_at_same_spend']:.1%}")
+    print("\nmeasured off-policy on the held-out randomized outcomes, as a merchant without the truth would (yuan/visitor, ± 95%):")
+    for name, f in m["off_policy"].items():
+        print(f"{name:<26} DR {f['dr']:+.3f} ± {1.96 * f['dr_se']:.3f}   IPS {f['ips']:+.3f} ± {1.96 * f['ips_se']:.3f}   true {f['true']:+.3f}")
     if args.ceiling:
         from training.uplift_demo import feature_ceiling
 

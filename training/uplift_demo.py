@@ -37,6 +37,7 @@ from training.coupon_sim import Campaign
 from training.rights import Right
 from training.uplift_distill import DistillConfig, distilled_learner
 from training.uplift_eval import (
+    PolicyValue,
     at_same_spend,
     best_positive,
     oracle_at_spend,
@@ -48,6 +49,7 @@ from training.uplift_eval import (
     uplift_curve,
 )
 from training.uplift_learners import ArmTable, order_value_model, plain_t_learner, train_learner
+from training.uplift_ope import Log, estimate, with_lift
 
 TOP_K = (0.1, 0.2, 0.3)
 POLICIES = ("none", "best_average", "random", "model", "baseline", "oracle", "oracle_at_model_spend")
@@ -212,12 +214,36 @@ def train_and_evaluate(
     for k in TOP_K:
         key = f"true_uplift@{int(k * 100)}"
         metrics[key] = {"model": _mean(model_pairs, key), "baseline": _mean(base_pairs, key)}
+    metrics["off_policy"] = off_policy(c, test, choices, incremental_profit(conversion_t, order_value_t, rights, margin, spread),
+                                       margin * conversion_t[:, 0] * order_value_t[:, 0], values)
     if teacher is not None:
         # how much of the teacher the served student keeps, judged the same way
         tv, _, ratio = at_same_spend(best_positive(incremental_profit(teacher, order_value_t, rights, margin, spread)), truth_ip, truth_cost)
         metrics["teacher"] = {**tv.as_dict(), "to_oracle_at_same_spend": ratio}
     curves = {"model": model_curves, "baseline": base_curves, "random": random_curves, "choices": choices, "truth_ip": truth_ip, "truth_cost": truth_cost}
     return DemoResult(model, baseline, metrics, curves)
+
+
+OFF_POLICY = ("model", "baseline", "best_average", "oracle")
+
+
+def off_policy(
+    c: Campaign, test: np.ndarray, choices: dict[str, np.ndarray], predicted_ip: np.ndarray, predicted_base: np.ndarray,
+    values: dict[str, PolicyValue],
+) -> dict[str, dict[str, float]]:
+    """What a merchant without the simulator's truth would measure: each policy's incremental profit a visitor
+    estimated from the held-out visitors' randomized outcomes (doubly robust, with the model's predicted profits;
+    and IPS), next to the true figure. The observed profit of a row nets the right's realised cost."""
+    observed = c.config.margin_rate * np.where(c.bought[test], c.order_value[test], 0.0) - c.cost[test]
+    log = Log(c.arms, c.assigned[test], c.propensity[test], observed, np.zeros(len(c.arms)))
+    predicted = predicted_ip + predicted_base[:, None]
+    control = np.zeros(len(test), dtype=int)
+    out = {}
+    for k in OFF_POLICY:
+        dr = with_lift(log, estimate(log, k, choices[k], predicted), choices[k], control, predicted)
+        ips = with_lift(log, estimate(log, k, choices[k]), choices[k], control, None)
+        out[k] = {"dr": dr.lift or 0.0, "dr_se": dr.lift_se or 0.0, "ips": ips.lift or 0.0, "ips_se": ips.lift_se or 0.0, "true": values[k].value}
+    return out
 
 
 CEILING_ROUNDS = 500
@@ -290,7 +316,7 @@ def publish(result: DemoResult, c: Campaign, out: Path) -> Path:
         },
         "revenue": "conversion x order_value",
         "data_fingerprint": c.fingerprint,
-        "metrics": {k: result.metrics[k] for k in ("qini", "true_qini", "auuc", "ratios", "rows", "teacher") if k in result.metrics}
+        "metrics": {k: result.metrics[k] for k in ("qini", "true_qini", "auuc", "ratios", "rows", "teacher", "off_policy") if k in result.metrics}
         | {"policies": {k: {kk: v for kk, v in p.items() if kk != "arms"} for k, p in result.metrics["policies"].items()}},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
