@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from app.config import Settings, SettingsError
+from app.config import EMBEDDED_BY_CLI, Settings, SettingsError
 from app.core.orders import RowError, column_order, missing_columns, order_events_from_lists
 from app.core.profile import Event
 from app.store import shops as shop_store
@@ -37,6 +37,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
         # The CLI owns the embedded server, so every worker connects to the same one.
         embedded = EmbeddedRedis(settings.data_dir, settings.redis_fsync)
         env["STOREFRONT_REDIS_URL"] = embedded.start()
+        env[EMBEDDED_BY_CLI] = "1"
         print(f"embedded Redis with append-only persistence in {embedded.redis_dir}", file=sys.stderr)
     env["STOREFRONT_ADMIN_TOKEN"] = settings.admin_token
     try:

@@ -36,6 +36,9 @@ def _number(e: Mapping[str, str], name: str, default: str, kind: type[int | floa
     return value
 
 
+EMBEDDED_BY_CLI = "STOREFRONT_REDIS_EMBEDDED_BY_CLI"  # set by the CLI for its workers, not by operators
+
+
 @dataclass(frozen=True)
 class Settings:
     admin_token: str
@@ -55,6 +58,9 @@ class Settings:
     banner_memory_mb: int = 64  # composed banners kept in each process's memory
     console_session_s: int = 12 * 3600  # a console login lasts this long (then log in again)
     redis_fsync: str = "everysec"  # the embedded Redis's appendfsync (see FSYNC_POLICIES)
+    # True when redis_url is the embedded server the `storefront` command started for its
+    # workers (it hands them the URL): readiness then reports the Redis as embedded.
+    redis_embedded_by_cli: bool = False
 
     def __post_init__(self) -> None:
         if self.redis_fsync not in FSYNC_POLICIES:
@@ -71,6 +77,7 @@ class Settings:
         return cls(
             admin_token=token,
             redis_url=e.get("STOREFRONT_REDIS_URL") or None,
+            redis_embedded_by_cli=e.get(EMBEDDED_BY_CLI) == "1",
             data_dir=Path(e.get("STOREFRONT_DATA_DIR", "./data")).resolve(),
             render_deadline_ms=_number(e, "STOREFRONT_RENDER_DEADLINE_MS", "250", int, 1),
             redis_timeout_ms=_number(e, "STOREFRONT_REDIS_TIMEOUT_MS", "150", int, 1),

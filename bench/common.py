@@ -30,6 +30,7 @@ def free_port() -> int:
 def env_for(data_dir: Path) -> dict[str, str]:
     env = {**os.environ, "STOREFRONT_DATA_DIR": str(data_dir), "STOREFRONT_ADMIN_TOKEN": ADMIN}
     env.pop("STOREFRONT_REDIS_URL", None)
+    env.pop("STOREFRONT_REDIS_EMBEDDED_BY_CLI", None)
     return env
 
 

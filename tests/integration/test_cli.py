@@ -28,6 +28,8 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_serve_with_the_demo_shop_over_real_http(demo_dir: Path) -> None:
     with served(demo_dir) as base:
+        # the CLI's own server, handed to its workers by URL, is still reported as the embedded one
+        assert httpx.get(f"{base}/readyz", timeout=10).json()["checks"]["redis"] == {"ok": True, "embedded": True}
         page = httpx.get(f"{base}/", follow_redirects=True, timeout=10)
         assert page.status_code == 200 and "vip-lin" in page.text and "newcomer-42" in page.text
         # the demo visitors land in different crowds and so see different heroes

@@ -22,7 +22,8 @@ async def readyz(state: State) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
         await asyncio.wait_for(state.redis.ping(), 1.0)
-        checks["redis"] = {"ok": True, "embedded": state.handle.embedded is not None}
+        embedded = state.handle.embedded is not None or state.settings.redis_embedded_by_cli
+        checks["redis"] = {"ok": True, "embedded": embedded}
     except (TimeoutError, RedisError, OSError) as exc:
         checks["redis"] = {"ok": False, "error": type(exc).__name__}
     problems = state.page_renderer.problems
