@@ -140,6 +140,7 @@ def cmd_uplift_demo(args: argparse.Namespace) -> int:
     from training.simulator import SimConfig, simulate
     from training.uplift_demo import POLICIES, publish, train_and_evaluate
     from training.uplift_distill import DistillConfig
+    from training.uplift_ope import Z95
 
     started = time.perf_counter()
     print(f"simulating {args.visitors} visitors over {args.days} days (seed {args.seed}) ...", file=sys.stderr)
@@ -169,7 +170,7 @@ def cmd_uplift_demo(args: argparse.Namespace) -> int:
         print(f"the teacher itself (not served) / oracle at the same spend: {m['teacher']['to_oracle_at_same_spend']:.1%}")
     print("\nmeasured off-policy on the held-out randomized outcomes, as a merchant without the truth would (yuan/visitor, ± 95%):")
     for name, f in m["off_policy"].items():
-        print(f"{name:<26} DR {f['dr']:+.3f} ± {1.96 * f['dr_se']:.3f}   IPS {f['ips']:+.3f} ± {1.96 * f['ips_se']:.3f}   true {f['true']:+.3f}")
+        print(f"{name:<26} DR {f['dr']:+.3f} ± {Z95 * f['dr_se']:.3f}   IPS {f['ips']:+.3f} ± {Z95 * f['ips_se']:.3f}   true {f['true']:+.3f}")
     if args.ceiling:
         from training.uplift_demo import feature_ceiling
 
@@ -231,6 +232,7 @@ def cmd_uplift_score(args: argparse.Namespace) -> int:
 
 
 def cmd_uplift_evaluate(args: argparse.Namespace) -> int:
+    from training.uplift_ope import Z95
     from training.uplift_table import TableError, evaluate_table, file_digest, read_table
 
     try:
@@ -247,8 +249,8 @@ def cmd_uplift_evaluate(args: argparse.Namespace) -> int:
           f"{' less the cost of the arm given' if any(result.summary['costs'].values()) else ''} a row; ± is the 95% interval")
     print(f"{'policy':<24} {'DR value':>20} {'IPS':>10} {'SNIPS':>10} {'lift over control (DR)':>26}  arms given")
     for e in result.estimates:
-        dr = f"{e.dr:.4f} ± {1.96 * (e.dr_se or 0):.4f}" if e.dr is not None else "-"
-        lift = f"{e.lift:+.4f} ± {1.96 * (e.lift_se or 0):.4f}" if e.lift is not None else "-"
+        dr = f"{e.dr:.4f} ± {Z95 * (e.dr_se or 0):.4f}" if e.dr is not None else "-"
+        lift = f"{e.lift:+.4f} ± {Z95 * (e.lift_se or 0):.4f}" if e.lift is not None else "-"
         given = ", ".join(f"{a} {s:.0%}" for a, s in e.shares.items() if s > 0)
         print(f"{e.policy:<24} {dr:>20} {e.ips:>10.4f} {e.snips:>10.4f} {lift:>26}  {given}")
     for note in result.notes:

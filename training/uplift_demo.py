@@ -49,7 +49,7 @@ from training.uplift_eval import (
     uplift_curve,
 )
 from training.uplift_learners import ArmTable, order_value_model, plain_t_learner, train_learner
-from training.uplift_ope import Log, estimate, with_lift
+from training.uplift_ope import Log, estimate
 
 TOP_K = (0.1, 0.2, 0.3)
 POLICIES = ("none", "best_average", "random", "model", "baseline", "oracle", "oracle_at_model_spend")
@@ -172,13 +172,14 @@ def train_and_evaluate(
 
     n = len(test)
     conversion_t, order_value_t = arm_matrices(model, Xt, rights)  # the teacher's judgement below reuses the order values
+    model_ip = incremental_profit(conversion_t, order_value_t, rights, margin, spread)
     # the right with the best true average incremental profit: the strongest one-for-all policy
     best_avg = int(truth_ip[:, 1:].mean(axis=0).argmax()) + 1
     choices = {
         "none": np.zeros(n, dtype=int),
         "best_average": np.full(n, best_avg),
         "random": np.random.default_rng([c.config.seed, 6]).integers(1, len(c.arms), n),
-        "model": best_positive(incremental_profit(conversion_t, order_value_t, rights, margin, spread)),
+        "model": best_positive(model_ip),
         "baseline": best_positive(predicted_incremental_profit(base_model, Xt, rights, margin)),
         "oracle": best_positive(truth_ip),
     }
@@ -214,8 +215,7 @@ def train_and_evaluate(
     for k in TOP_K:
         key = f"true_uplift@{int(k * 100)}"
         metrics[key] = {"model": _mean(model_pairs, key), "baseline": _mean(base_pairs, key)}
-    metrics["off_policy"] = off_policy(c, test, choices, incremental_profit(conversion_t, order_value_t, rights, margin, spread),
-                                       margin * conversion_t[:, 0] * order_value_t[:, 0], values)
+    metrics["off_policy"] = off_policy(c, test, choices, model_ip, margin * conversion_t[:, 0] * order_value_t[:, 0], values)
     if teacher is not None:
         # how much of the teacher the served student keeps, judged the same way
         tv, _, ratio = at_same_spend(best_positive(incremental_profit(teacher, order_value_t, rights, margin, spread)), truth_ip, truth_cost)
@@ -240,9 +240,9 @@ def off_policy(
     control = np.zeros(len(test), dtype=int)
     out = {}
     for k in OFF_POLICY:
-        dr = with_lift(log, estimate(log, k, choices[k], predicted), choices[k], control, predicted)
-        ips = with_lift(log, estimate(log, k, choices[k]), choices[k], control, None)
-        out[k] = {"dr": dr.lift or 0.0, "dr_se": dr.lift_se or 0.0, "ips": ips.lift or 0.0, "ips_se": ips.lift_se or 0.0, "true": values[k].value}
+        dr, ips = estimate(log, k, choices[k], predicted, base=control), estimate(log, k, choices[k], base=control)
+        assert dr.lift is not None and ips.lift is not None  # (a base was given)
+        out[k] = {"dr": dr.lift, "dr_se": dr.lift_se or 0.0, "ips": ips.lift, "ips_se": ips.lift_se or 0.0, "true": values[k].value}
     return out
 
 

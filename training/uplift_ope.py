@@ -24,7 +24,7 @@ Pure numpy, no I/O: ``python -m training uplift evaluate`` reads the log and the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,8 +116,12 @@ def dr_terms(log: Log, chosen: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return direct + np.where(chosen == log.arm, error / log.propensity, 0.0)
 
 
-def estimate(log: Log, policy: str, chosen: np.ndarray, predicted: np.ndarray | None = None) -> Estimate:
-    """``chosen``: the arm index the policy gives each row."""
+def estimate(
+    log: Log, policy: str, chosen: np.ndarray, predicted: np.ndarray | None = None, base: np.ndarray | None = None,
+) -> Estimate:
+    """``chosen``: the arm index the policy gives each row. With ``base`` (another policy's
+    arms) also the lift over it: the mean of the per-row difference of the DR terms (of the
+    IPS terms without ``predicted``), so the noise both policies share cancels."""
     chosen = np.asarray(chosen)
     if chosen.shape != log.arm.shape:
         raise EvaluationError(f"policy {policy!r} must choose one arm a row")
@@ -125,23 +129,18 @@ def estimate(log: Log, policy: str, chosen: np.ndarray, predicted: np.ndarray | 
         raise EvaluationError("predictions must have one column per arm and one row per log row")
     ips = ips_terms(log, chosen)
     weights = np.where(chosen == log.arm, 1.0 / log.propensity, 0.0)
-    snips = float(ips.sum() / weights.sum()) if weights.sum() > 0 else float("nan")
+    total_weight = weights.sum()
+    snips = float(ips.sum() / total_weight) if total_weight > 0 else float("nan")
     dr = dr_terms(log, chosen, predicted) if predicted is not None else None
-    counts = np.bincount(chosen, minlength=len(log.arms)) / len(chosen)
+    lift = lift_se = None
+    if base is not None:
+        diff = dr - dr_terms(log, base, predicted) if dr is not None and predicted is not None else ips - ips_terms(log, base)
+        lift, lift_se = float(diff.mean()), _se(diff)
     return Estimate(
         policy, float(ips.mean()), _se(ips), snips,
         float(dr.mean()) if dr is not None else None, _se(dr) if dr is not None else None,
-        int((chosen == log.arm).sum()), {a: float(s) for a, s in zip(log.arms, counts, strict=True)},
+        int((chosen == log.arm).sum()), arm_shares(log.arms, chosen), lift, lift_se,
     )
-
-
-def with_lift(log: Log, est: Estimate, chosen: np.ndarray, base: np.ndarray, predicted: np.ndarray | None) -> Estimate:
-    """``est`` with its lift over the ``base`` policy: the mean of the per-row difference, and its standard error."""
-    if predicted is not None:
-        diff = dr_terms(log, chosen, predicted) - dr_terms(log, base, predicted)
-    else:
-        diff = ips_terms(log, chosen) - ips_terms(log, base)
-    return Estimate(**{**est.__dict__, "lift": float(diff.mean()), "lift_se": _se(diff)})
 
 
 def greedy(uplift: np.ndarray, costs: np.ndarray, min_gain: float = 0.0) -> np.ndarray:
@@ -154,7 +153,7 @@ def greedy(uplift: np.ndarray, costs: np.ndarray, min_gain: float = 0.0) -> np.n
     return np.where(gain[np.arange(len(gain)), best] > min_gain, best + 1, 0)
 
 
-def compare(log: Log, model_choice: np.ndarray, predicted: np.ndarray | None, extra: Mapping[str, np.ndarray] | None = None) -> list[Estimate]:
+def compare(log: Log, model_choice: np.ndarray, predicted: np.ndarray | None) -> list[Estimate]:
     """The model's policy, the control for everyone and each arm for everyone, each with its lift over the control.
 
     Also the logging policy itself: its value is the log's mean net outcome.
@@ -163,16 +162,18 @@ def compare(log: Log, model_choice: np.ndarray, predicted: np.ndarray | None, ex
     control = np.zeros(n, dtype=int)
     policies: list[tuple[str, np.ndarray]] = [("model", np.asarray(model_choice))]
     policies += [(f"everyone: {a}", np.full(n, j, dtype=int)) for j, a in enumerate(log.arms)]
-    policies += list((extra or {}).items())
-    out = [with_lift(log, estimate(log, name, ch, predicted), ch, control, predicted) for name, ch in policies]
+    out = [estimate(log, name, ch, predicted, base=control) for name, ch in policies]
     net = log.net
-    shares = np.bincount(log.arm, minlength=len(log.arms)) / n
-    out.append(Estimate("logged (as run)", float(net.mean()), _se(net), float(net.mean()), None, None, n,
-                        {a: float(s) for a, s in zip(log.arms, shares, strict=True)}))
+    out.append(Estimate("logged (as run)", float(net.mean()), _se(net), float(net.mean()), None, None, n, arm_shares(log.arms, log.arm)))
     return out
+
+
+def arm_shares(arms: Sequence[str], arm: np.ndarray) -> dict[str, float]:
+    """The share of rows given each arm."""
+    counts = np.bincount(arm, minlength=len(arms)) / len(arm)
+    return {a: float(c) for a, c in zip(arms, counts, strict=True)}
 
 
 def propensity_from_shares(arm: np.ndarray, arms: Sequence[str]) -> np.ndarray:
     """Each row's arm share: the propensity of a log randomized with fixed shares (an assumption the caller states)."""
-    shares = np.bincount(arm, minlength=len(arms)) / len(arm)
-    return shares[arm]
+    return np.array(list(arm_shares(arms, arm).values()))[arm]

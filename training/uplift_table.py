@@ -143,6 +143,14 @@ def outcome_values(s: pd.Series, name: str, kind: str | None) -> tuple[np.ndarra
     return y, kind
 
 
+def treatment_labels(df: pd.DataFrame, column: str) -> pd.Series:
+    """Each row's arm as text, from a treatment column that exists and has no gaps."""
+    _require(df, [column], "treatment")
+    if df[column].isna().any():
+        raise TableError(f"treatment column {column!r} has missing values")
+    return df[column].astype(str)
+
+
 def propensity_values(df: pd.DataFrame, column: str) -> np.ndarray:
     """The logged probability of each row's arm, checked to be a probability a weight can divide by."""
     _require(df, [column], "propensity")
@@ -177,9 +185,7 @@ def train_table(
     for name in (treatment, outcome):
         if name in features:
             raise TableError(f"column {name!r} cannot be both a feature and the {'treatment' if name == treatment else 'outcome'}")
-    if df[treatment].isna().any():
-        raise TableError(f"treatment column {treatment!r} has missing values")
-    labels = df[treatment].astype(str)
+    labels = treatment_labels(df, treatment)
     if control not in set(labels):
         raise TableError(f"control label {control!r} not in treatment column {treatment!r} (it has {', '.join(sorted(set(labels))[:20])})")
     arms = (control, *sorted(set(labels) - {control}))
@@ -300,15 +306,13 @@ def evaluate_table(
     except ModelRejected as exc:
         raise TableError(f"model {folder}: {exc}") from exc
     arms = boosters.arms
-    _require(df, [treatment], "treatment")
+    labels = treatment_labels(df, treatment)
     _require(df, [outcome], "outcome")
-    if df[treatment].isna().any():
-        raise TableError(f"treatment column {treatment!r} has missing values")
-    labels = df[treatment].astype(str)
-    unknown = sorted(set(labels) - set(arms))
+    logged = set(labels)
+    unknown = sorted(logged - set(arms))
     if unknown:
         raise TableError(f"treatment column {treatment!r} has arms the model does not know: {', '.join(unknown[:10])} (it knows {', '.join(arms)})")
-    unlogged = [a for a in arms if a not in set(labels)]
+    unlogged = [a for a in arms if a not in logged]
     if unlogged:
         raise TableError(f"arm {', '.join(map(repr, unlogged))} never appears in the log: a policy that gives it cannot be judged here")
     y, kind = outcome_values(df[outcome], outcome, None)

@@ -12,7 +12,6 @@ from training.uplift_ope import (
     estimate,
     greedy,
     propensity_from_shares,
-    with_lift,
 )
 
 ARMS = ("none", "coupon")
@@ -93,7 +92,7 @@ def test_estimates_find_the_true_value_of_a_policy_and_the_lift_over_the_control
     chosen = (x > 0.5).astype(int)  # the right policy: the coupon only where it helps
     true_value = truth[np.arange(len(x)), chosen].mean()
     noisy_model = truth + np.random.default_rng(9).normal(0, 0.05, truth.shape)  # a decent, imperfect outcome model
-    e = with_lift(log, estimate(log, "p", chosen, noisy_model), chosen, np.zeros(len(x), dtype=int), noisy_model)
+    e = estimate(log, "p", chosen, noisy_model, base=np.zeros(len(x), dtype=int))
     assert abs(e.ips - true_value) < 4 * e.ips_se
     assert e.dr is not None and e.dr_se is not None and abs(e.dr - true_value) < 4 * e.dr_se
     assert e.dr_se < e.ips_se  # the model takes out most of the noise
