@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,6 +94,32 @@ def test_one_row_routes_are_kept_for_a_bounded_number_of_missing_patterns() -> N
     one_by_one = np.array([forest.predict(row[None, :])[0, 0] for row in rows])
     np.testing.assert_allclose(one_by_one, booster.predict(rows), rtol=1e-12, atol=1e-12)
     assert len(forest._routes) == ROUTE_PATTERNS
+
+
+def test_one_row_walks_in_several_threads_at_once_score_as_lightgbm() -> None:
+    """Each thread walks with its own kept next-node array: walks running at the same
+    time (attribute models in worker threads, the uplift model on the loop) do not
+    overwrite each other's decided splits."""
+    booster, X = _trained({"objective": "regression"}, categorical=False, rounds=60)
+    forest = flatten([booster])
+    rows = X[:400]
+    expected = booster.predict(rows)
+    start = threading.Barrier(4)
+
+    def walk(offset: int) -> np.ndarray:
+        start.wait()
+        order = np.roll(np.arange(len(rows)), offset * 97)  # each thread in its own order
+        out = np.empty(len(rows))
+        for _ in range(5):
+            for i in order:
+                out[i] = forest.predict(rows[i][None, :])[0, 0]
+        return out
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(walk, range(4)))
+    for got in results:
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert forest._walk_buffer() is forest._walk_buffer()  # kept for this thread, not copied per walk
 
 
 def test_split_kinds_really_occur() -> None:
