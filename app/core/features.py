@@ -16,6 +16,7 @@ other definitions.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,13 @@ class FeatureSpec:
             *(f"channel={c}" for c in CHANNELS),
             *(f"view_share={c}" for c in self.categories),
         )
+
+    @cached_property
+    def layout(self) -> str:
+        """The version and a digest of the names in order: rows logged under one layout
+        have the same columns, so a decision log can name them and join them safely."""
+        digest = hashlib.sha256("\n".join(self.visitor_names).encode()).hexdigest()[:12]
+        return f"{self.version}:{digest}"
 
     @cached_property
     def _zone(self) -> ZoneInfo:

@@ -47,11 +47,10 @@ from app.experiments.definition import HOLDOUT_ID
 from app.experiments.levers import Overrides, overrides_for
 from app.rendering.html import PageRenderer
 from app.rights.definition import Right
-from app.rights.policy import RightsDecision
 from app.scoring.attribute_models import ModelRegistry
 from app.serving.banners import BannerService, CompiledBanner, spec_for
 from app.serving.exposures import ExposureLog
-from app.serving.rights import RightsService
+from app.serving.rights import Decided, RightsService
 from app.serving.snapshots import ShopConfig, Snapshots
 from app.store import keys
 from app.store import rights as rights_store
@@ -520,11 +519,12 @@ class RenderService:
                 done.set_result(_held_answer(held, config.rights))
                 return done
             lever = overrides.rights_policy()
-            decision, uplift_version = self.rights.decide(
+            decided = self.rights.decide(
                 config.rights, config.rights_settings, rows, matched,
                 personalized=personalized, lever=lever.value if lever is not None else None,
             )
-            version = f"config {config.version}, uplift {uplift_version or 'none'}"
+            decision = decided.decision
+            version = f"config {config.version}, uplift {decided.model_version or 'none'}"
             if req.preview:
                 answer: dict[str, Any] = {"preview": True, "granted": None, **decision.as_dict(), "policy_version": version}
                 first = config.rights.get(decision.candidates[0]) if decision.candidates else None
@@ -535,15 +535,15 @@ class RenderService:
         except Exception as exc:
             done.set_result(_rights_failed(shop_id, exc))
             return done
-        return asyncio.ensure_future(self._grant(config, req, decision, version, render_id))
+        return asyncio.ensure_future(self._grant(config, req, decided, version, render_id))
 
-    async def _grant(self, config: ShopConfig, req: RenderRequest, decision: RightsDecision, version: str, render_id: str) -> RightsAnswer:
+    async def _grant(self, config: ShopConfig, req: RenderRequest, decided: Decided, version: str, render_id: str) -> RightsAnswer:
         assert self.rights is not None
         shop_id = config.shop.shop_id
         try:
             grant = await self.rights.store.grant(
-                shop_id, req.visitor_id, decision, config.rights, now=req.context.ts, zone=config.derived_settings.timezone,
-                policy_version=version, render_id=render_id,
+                shop_id, req.visitor_id, decided.decision, config.rights, now=req.context.ts, zone=config.derived_settings.timezone,
+                policy_version=version, render_id=render_id, features=decided.features,
             )
         except Exception as exc:
             return _rights_failed(shop_id, exc)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,7 +22,7 @@ from app.core.features import FeatureSpec, VisitorRows
 from app.rights.definition import Right
 from app.rights.policy import ArmScore, PolicyInputs, RightsDecision, decide
 from app.rights.settings import RightsSettings
-from app.store.rights import RightsStore
+from app.store.rights import DecisionFeatures, RightsStore
 
 log = logging.getLogger("storefront.rights")
 
@@ -51,6 +52,16 @@ def arm_scores(model: UpliftModelLike, rows: VisitorRows, wanted: Collection[str
     return {a: ArmScore(conversion[j], base_p, conversion[j] * value[j], base_rev, value[j], spread) for j, a in arms}
 
 
+@dataclass(frozen=True)
+class Decided:
+    """What :meth:`RightsService.decide` made: the policy's decision, the uplift model's
+    version (None: none loaded), and the feature row the model read (None: it read none)."""
+
+    decision: RightsDecision
+    model_version: str | None
+    features: DecisionFeatures | None = None
+
+
 class RightsService:
     def __init__(self, store: RightsStore, model: ModelSource | None = None, rng: random.Random | None = None) -> None:
         self.store = store
@@ -66,8 +77,9 @@ class RightsService:
         *,
         personalized: bool,
         lever: str | None,
-    ) -> tuple[RightsDecision, str | None]:
-        """The policy's decision (pure but for the model call) and the model version.
+    ) -> Decided:
+        """The policy's decision (pure but for the model call), the model version and the
+        row the model read (the grant logs it, so the shop's log can train a model).
 
         The model runs on the event loop: one row through a few small boosters takes
         under a millisecond, less than a worker thread's hand-off and GIL contention with
@@ -76,9 +88,12 @@ class RightsService:
         personalized = personalized and settings.personalized  # the shop's switch, then the visitor's
         model: UpliftModelLike | None = self.model.current if self.model is not None else None
         scores: dict[str, ArmScore] = {}
+        features = None
         if model is not None and personalized and lever not in ("none", "default"):
             wanted = {r.id for r in rights.values() if r.mode == "uplift" and r.live_at(rows.context.ts)}
             scores = arm_scores(model, rows, wanted)
+            if scores:  # the model read the row (VisitorRows keeps it: no second computation)
+                features = DecisionFeatures(model.spec, rows.row(model.spec))
         inputs = PolicyInputs(
             rights=tuple(rights.values()),
             now=rows.context.ts,
@@ -91,4 +106,4 @@ class RightsService:
             draw=self.rng.random(),
             pick=self.rng.random(),
         )
-        return decide(inputs), (model.version if model is not None else None)
+        return Decided(decide(inputs), model.version if model is not None else None, features)

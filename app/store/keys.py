@@ -204,5 +204,14 @@ def rights_outstanding(shop_id: str) -> str:
 
 
 def rights_audit(shop_id: str) -> str:
-    """Stream: one entry per rights decision (scores, policy version, exploration)."""
+    """Stream: one entry per rights decision, field "d" (the decision as JSON: scores, policy
+    version, exploration), "f" (the feature row the uplift model read, when it read one) and
+    "l" (that row's layout); and one per purchase that converted or redeemed a decision,
+    field "o" (the outcome as JSON, joined to its decision by grant id)."""
     return f"{_p(shop_id)}:rights:audit"
+
+
+def rights_feature_layouts(shop_id: str) -> str:
+    """Hash: feature layout (FeatureSpec.layout) -> its column names (JSON array), so an
+    exported decision log can name the logged rows' columns."""
+    return f"{_p(shop_id)}:rights:layouts"

@@ -16,9 +16,11 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import orjson
 import redis.asyncio as aioredis
 
+from app.core.features import FeatureSpec
 from app.core.profile import Event
 from app.rights.definition import Right
 from app.rights.policy import NONE_ARM, RightsDecision, pacing_allowance
@@ -63,6 +65,27 @@ class Grant:
         return out
 
 
+@dataclass(frozen=True)
+class DecisionFeatures:
+    """The feature row the uplift model read for a decision, under its spec's layout:
+    kept with the decision's audit entry so the shop's log can train the next model."""
+
+    spec: FeatureSpec
+    values: np.ndarray
+
+    def args(self) -> list[str | int | bytes]:
+        """The grant script's ARGV[11:14]: the row (NaN as null: orjson's own rule), its
+        layout, the layout's names (encoded once per layout: a grant is on the render path)."""
+        layout = self.spec.layout
+        names = _LAYOUT_NAMES.get(layout)
+        if names is None:
+            names = _LAYOUT_NAMES[layout] = orjson.dumps(list(self.spec.visitor_names))
+        return [orjson.dumps(self.values, option=orjson.OPT_SERIALIZE_NUMPY), layout, names]
+
+
+_LAYOUT_NAMES: dict[str, bytes] = {}  # layout -> its column names as JSON
+
+
 def queue_visitor_read(pipe: Any, shop_id: str, visitor_id: str) -> None:
     pipe.hget(keys.rights_visitor(shop_id, visitor_id), "current")
 
@@ -105,9 +128,11 @@ _DAYS: dict[str, tuple[float, float, str]] = {}  # zone -> (its current day's st
 
 
 def grant_args(
-    decision: RightsDecision, rights: Mapping[str, Right], now: float, zone: str, audit: Mapping[str, str], grant_id: str
+    decision: RightsDecision, rights: Mapping[str, Right], now: float, zone: str, audit: Mapping[str, str], grant_id: str,
+    features: DecisionFeatures | None = None,
 ) -> list[str | int | bytes]:
-    """ARGV of the grant script; ``audit`` (visitor, render, policy version) is kept with the decision."""
+    """ARGV of the grant script; ``audit`` (visitor, render, policy version) is kept with the
+    decision, ``features`` with its audit entry only."""
     day, into_day = local_day(now, zone)
     body = {**decision.as_dict(), **audit}
     hold = decision.hold_s if decision.explore and decision.arm == NONE_ARM else NONE_HOLD_S
@@ -128,6 +153,8 @@ def grant_args(
         round(now * 1000), day, _json(body), round(hold * 1000), grant_id, AUDIT_MAXLEN,
         decision.arm, int(decision.explore), round(RELEASE_GRACE_S * 1000), _json(candidates),
     ]
+    if features is not None:
+        args += features.args()
     return args
 
 
@@ -148,10 +175,14 @@ class RightsStore:
         zone: str,
         policy_version: str,
         render_id: str = "",
+        features: DecisionFeatures | None = None,
     ) -> Grant:
         audit = {"policy_version": policy_version, "visitor": visitor_id, "render_id": render_id}
-        args = grant_args(decision, rights, now, zone, audit, secrets.token_hex(8))
-        kv = [keys.rights_visitor(shop_id, visitor_id), keys.rights_stats(shop_id), keys.rights_audit(shop_id), keys.rights_outstanding(shop_id)]
+        args = grant_args(decision, rights, now, zone, audit, secrets.token_hex(8), features)
+        kv = [
+            keys.rights_visitor(shop_id, visitor_id), keys.rights_stats(shop_id), keys.rights_audit(shop_id), keys.rights_outstanding(shop_id),
+            keys.rights_feature_layouts(shop_id),
+        ]
         reply = await self._grant(keys=kv, args=args)
         status = _s(reply[0])
         if status == "sticky":
@@ -166,7 +197,7 @@ class RightsStore:
         if not purchases:
             return []
         visitors: dict[str, int] = {}
-        args: list[str | int] = [len(purchases), EVENT_LOG_MAXLEN]
+        args: list[str | int] = [len(purchases), EVENT_LOG_MAXLEN, AUDIT_MAXLEN]
         for e in purchases:
             vi = visitors.setdefault(e.visitor_id, len(visitors) + 1)
             named = rights.get(e.right_id) if e.right_id else None
@@ -174,7 +205,7 @@ class RightsStore:
             cost = named.redemption_cost_cents(order) if named is not None else 0
             min_spend = round(named.min_spend * 100) if named is not None else -1
             args += [vi, e.visitor_id, e.event_id, round(e.ts * 1000), e.right_id or "", cost, min_spend, order]
-        kv = [keys.rights_stats(shop_id), keys.rights_outstanding(shop_id), keys.event_log(shop_id)]
+        kv = [keys.rights_stats(shop_id), keys.rights_outstanding(shop_id), keys.event_log(shop_id), keys.rights_audit(shop_id)]
         kv += (keys.rights_visitor(shop_id, v) for v in visitors)
         return [_s(w) for w in await self._purchase(keys=kv, args=args)]
 
@@ -189,9 +220,10 @@ class RightsStore:
         while len(out) < count:
             batch = await self.redis.xrevrange(keys.rights_audit(shop_id), max=last, count=500) or []
             for entry_id, fields in batch:
-                if not fields:  # (redis-py types fields as optional: a deleted entry in a consumer group's history)
+                raw = _field(fields, "d")
+                if raw is None:  # an outcome entry ("o"), or a deleted one in a consumer group's history
                     continue
-                d = orjson.loads(fields[b"d"] if b"d" in fields else fields["d"])
+                d = orjson.loads(raw)
                 if right is None or d.get("right") == right or d.get("arm") == right:
                     out.append({"id": _s(entry_id), **d})
                     if len(out) >= count:
@@ -205,6 +237,14 @@ class RightsStore:
 def _json(value: Any) -> bytes:
     """Compact JSON, UTF-8 (orjson: a grant's decision and candidates in 3 µs where json takes 22)."""
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _field(fields: Mapping[Any, Any] | None, name: str) -> Any:
+    """A stream entry's field, whether the client decodes responses or not (None: absent)."""
+    if not fields:
+        return None
+    value = fields.get(name.encode())
+    return fields.get(name) if value is None else value
 
 
 def _s(x: Any) -> str:

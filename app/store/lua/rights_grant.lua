@@ -12,7 +12,8 @@
 -- KEYS[1] the visitor's rights hash (field "current": the live decision as JSON;
 --         "n:<right>": redemptions so far), KEYS[2] the shop's rights counters hash,
 --         KEYS[3] the audit stream, KEYS[4] the outstanding grants (sorted set by
---         release time: "<right>|<reserved cents>|<grant id>").
+--         release time: "<right>|<reserved cents>|<grant id>"), KEYS[5] the feature
+--         layouts hash (layout -> column names).
 -- ARGV[1] now (ms), ARGV[2] today (local YYYYMMDD), ARGV[3] the decision as a JSON
 -- object (without right, grant id, end, time, reservation and skipped, which this
 -- script appends as text: cjson's decode and encode of it were half the script's
@@ -25,6 +26,10 @@
 -- [id, grant end (ms), reserved cost (cents), count budget, money budget (cents),
 -- today's count allowance, today's money allowance (cents) (-1 where unlimited),
 -- how many redemptions one visitor may make].
+-- Only when the uplift model read the visitor's feature row: ARGV[11] that row (a JSON
+-- array of numbers, null for missing), ARGV[12] its layout, ARGV[13] the layout's
+-- column names (JSON array). The row goes to the audit entry only (fields "f" and "l"),
+-- never into the visitor's "current" value, which every page view reads back.
 -- Returns {"sticky", current JSON} | {"granted", right, decision JSON, skipped}
 --         | {"none", decision JSON, skipped}; skipped: "right:why,right:why".
 local vkey, stats, audit, outstanding = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -32,6 +37,17 @@ local now, day = tonumber(ARGV[1]), ARGV[2]
 local hold_none, grant_id, maxlen = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local arm, explore = ARGV[7], ARGV[8] == '1'
 local grace = tonumber(ARGV[9])
+local features, layout = ARGV[11], ARGV[12]
+
+-- the decision's audit entry: the decision, and the feature row when there is one
+local function audit_add(body)
+  if features then
+    redis.call('HSETNX', KEYS[5], layout, ARGV[13])
+    redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body, 'f', features, 'l', layout)
+  else
+    redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body)
+  end
+end
 
 local due = redis.call('ZRANGEBYSCORE', outstanding, '-inf', now, 'LIMIT', 0, 50)
 for _, member in ipairs(due) do
@@ -98,7 +114,7 @@ for _, c in ipairs(cjson.decode(ARGV[10])) do
     if cost > 0 then
       redis.call('ZADD', outstanding, until_ms + grace, id .. '|' .. cost .. '|' .. grant_id)
     end
-    redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body)
+    audit_add(body)
     return {'granted', id, body, skipped_text}
   end
   table.insert(skipped, id .. ':' .. why)
@@ -110,5 +126,5 @@ if explore and arm == 'none' then
 end
 local body = body_with('null', now + hold_none, '', skipped_text)
 redis.call('HSET', vkey, 'current', body)
-redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body)
+audit_add(body)
 return {'none', body, skipped_text}
