@@ -4,6 +4,10 @@ A render reads the visitor's live decision in its first round trip
 (:func:`queue_visitor_read`); only a visitor without one costs a grant script call.
 Both scripts are single calls, so budgets, pacing and per-visitor limits are checked
 and spent in one step however many renders run at once.
+
+The audit stream keeps every decision (with the feature row the uplift model read) and
+every purchase that converted or redeemed one; :meth:`RightsStore.decision_log` reads
+it back as the shop's decision log (:mod:`app.rights.decision_log`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import redis.asyncio as aioredis
 
 from app.core.features import FeatureSpec
 from app.core.profile import Event
+from app.rights.decision_log import DecisionLog, LogTable, Window
 from app.rights.definition import Right
 from app.rights.policy import NONE_ARM, RightsDecision, pacing_allowance
 from app.store import keys
@@ -232,6 +237,30 @@ class RightsStore:
                 break
             last = "(" + _s(batch[-1][0])
         return out
+
+
+    async def decision_log(self, shop_id: str, window: Window, batch: int = 1000) -> LogTable:
+        """The window's decisions joined to their outcomes (:mod:`app.rights.decision_log`).
+
+        The stream is read from the window's start on, by when entries were appended: a
+        decision is appended when it is made (a render with a past ``context.ts`` later,
+        and its ``at_ms`` decides whether it is in the window), and its outcomes after it.
+        Every entry after the start is read, as a late purchase event can still convert a
+        decision; the stream's own cap (``AUDIT_MAXLEN``) bounds the read.
+        """
+        log = DecisionLog(window)
+        key = keys.rights_audit(shop_id)
+        start = f"{max(window.since_ms, 0)}-0" if window.since_ms is not None else "-"
+        while True:
+            entries = await self.redis.xrange(key, min=start, count=batch) or []
+            for _, fields in entries:
+                if fields:
+                    log.add({_s(k): v for k, v in fields.items()})
+            if len(entries) < batch:
+                break
+            start = "(" + _s(entries[-1][0])
+        raw = await self.redis.hgetall(keys.rights_feature_layouts(shop_id))
+        return log.table({_s(k): orjson.loads(v) for k, v in raw.items()})
 
 
 def _json(value: Any) -> bytes:
