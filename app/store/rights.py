@@ -78,14 +78,18 @@ class DecisionFeatures:
     spec: FeatureSpec
     values: np.ndarray
 
-    def args(self) -> list[str | int | bytes]:
-        """The grant script's ARGV[11:14]: the row (NaN as null: orjson's own rule), its
-        layout, the layout's names (encoded once per layout: a grant is on the render path)."""
+    def args(self, with_names: bool) -> list[str | int | bytes]:
+        """The grant script's ARGV[11:]: the row (NaN as null: orjson's own rule), its
+        layout and, ``with_names``, the layout's column names (about 1 KB, so sent once
+        per shop and layout, not with every grant: a grant is on the render path)."""
         layout = self.spec.layout
+        row: list[str | int | bytes] = [orjson.dumps(self.values, option=orjson.OPT_SERIALIZE_NUMPY), layout]
+        if not with_names:
+            return row
         names = _LAYOUT_NAMES.get(layout)
         if names is None:
             names = _LAYOUT_NAMES[layout] = orjson.dumps(list(self.spec.visitor_names))
-        return [orjson.dumps(self.values, option=orjson.OPT_SERIALIZE_NUMPY), layout, names]
+        return [*row, names]
 
 
 _LAYOUT_NAMES: dict[str, bytes] = {}  # layout -> its column names as JSON
@@ -134,7 +138,7 @@ _DAYS: dict[str, tuple[float, float, str]] = {}  # zone -> (its current day's st
 
 def grant_args(
     decision: RightsDecision, rights: Mapping[str, Right], now: float, zone: str, audit: Mapping[str, str], grant_id: str,
-    features: DecisionFeatures | None = None,
+    features: DecisionFeatures | None = None, *, with_names: bool = True,
 ) -> list[str | int | bytes]:
     """ARGV of the grant script; ``audit`` (visitor, render, policy version) is kept with the
     decision, ``features`` with its audit entry only."""
@@ -159,7 +163,7 @@ def grant_args(
         decision.arm, int(decision.explore), round(RELEASE_GRACE_S * 1000), _json(candidates),
     ]
     if features is not None:
-        args += features.args()
+        args += features.args(with_names)
     return args
 
 
@@ -168,6 +172,9 @@ class RightsStore:
         self.redis = r
         self._grant = r.register_script(_GRANT_LUA)
         self._purchase = r.register_script(_PURCHASE_LUA)
+        # (shop, feature layout) pairs whose column names this process has stored: later
+        # grants send only the row and its layout
+        self._named_layouts: set[tuple[str, str]] = set()
 
     async def grant(
         self,
@@ -183,13 +190,16 @@ class RightsStore:
         features: DecisionFeatures | None = None,
     ) -> Grant:
         audit = {"policy_version": policy_version, "visitor": visitor_id, "render_id": render_id}
-        args = grant_args(decision, rights, now, zone, audit, secrets.token_hex(8), features)
+        named = features is not None and (shop_id, features.spec.layout) in self._named_layouts
+        args = grant_args(decision, rights, now, zone, audit, secrets.token_hex(8), features, with_names=not named)
         kv = [
             keys.rights_visitor(shop_id, visitor_id), keys.rights_stats(shop_id), keys.rights_audit(shop_id), keys.rights_outstanding(shop_id),
             keys.rights_feature_layouts(shop_id),
         ]
         reply = await self._grant(keys=kv, args=args)
         status = _s(reply[0])
+        if features is not None and not named and status != "sticky":  # (a decision was logged: its names are stored)
+            self._named_layouts.add((shop_id, features.spec.layout))
         if status == "sticky":
             d = orjson.loads(reply[1])
             return Grant("sticky", d.get("right"), d)

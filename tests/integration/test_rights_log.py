@@ -282,3 +282,24 @@ def test_the_exported_log_trains_and_judges_an_uplift_model(served: TestClient, 
     assert figures["rows"] == len(judge_df) and not any("propensity" in n for n in figures["notes"])  # the logged ones were used
     policies = {p["policy"] for p in figures["policies"]}
     assert {"model", "everyone: none", "everyone: cash20", "everyone: pct10"} <= policies
+
+
+def test_the_column_names_go_with_the_first_grant_of_a_shop_and_layout_only(served: TestClient) -> None:
+    """A grant is on the render path: the layout's names (about 1 KB) are sent once per
+    shop and layout; later grants carry only the row and its layout, and the export
+    still names every column."""
+    c = served
+    shop = open_shop(c)
+    then = round(time.time() - 3 * DAY, 3)
+    store = c.app.state.storefront.render_service.rights.store
+    model = c.app.state.storefront.render_service.rights.model.current
+    pair = (shop.shop_id, model.spec.layout)
+    assert pair not in store._named_layouts
+    render(c, shop, "first", {"ts": then})
+    assert pair in store._named_layouts
+    stored = c.portal.call(c.app.state.storefront.redis.hget, keys.rights_feature_layouts(shop.shop_id), model.spec.layout)
+    assert orjson.loads(stored) == list(model.spec.visitor_names)
+    for v in ("second", "third"):
+        render(c, shop, v, {"ts": then})
+    df, _ = export(c, shop, explore_only="false")
+    assert len(df) == 3 and list(df.columns[-len(model.spec.visitor_names):]) == list(model.spec.visitor_names)

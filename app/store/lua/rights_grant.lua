@@ -27,8 +27,8 @@
 -- today's count allowance, today's money allowance (cents) (-1 where unlimited),
 -- how many redemptions one visitor may make].
 -- Only when the uplift model read the visitor's feature row: ARGV[11] that row (a JSON
--- array of numbers, null for missing), ARGV[12] its layout, ARGV[13] the layout's
--- column names (JSON array). The row goes to the audit entry only (fields "f" and "l"),
+-- array of numbers, null for missing), ARGV[12] its layout, ARGV[13] (optional: the
+-- client sends it once per shop and layout) the layout's column names (JSON array). The row goes to the audit entry only (fields "f" and "l"),
 -- never into the visitor's "current" value, which every page view reads back.
 -- Returns {"sticky", current JSON} | {"granted", right, decision JSON, skipped}
 --         | {"none", decision JSON, skipped}; skipped: "right:why,right:why".
@@ -42,7 +42,7 @@ local features, layout = ARGV[11], ARGV[12]
 -- the decision's audit entry: the decision, and the feature row when there is one
 local function audit_add(body)
   if features then
-    redis.call('HSETNX', KEYS[5], layout, ARGV[13])
+    if ARGV[13] then redis.call('HSETNX', KEYS[5], layout, ARGV[13]) end
     redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body, 'f', features, 'l', layout)
   else
     redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body)
