@@ -1,6 +1,7 @@
 """Discount rights in the console: the list with each right's figures and the shop's
-rights settings, create/replace from a JSON definition, and one right's page (its
-figures, definition, history with rollback, and newest audited decisions).
+rights settings, create/replace from a JSON definition, one right's page (its
+figures, definition, history with rollback, and newest audited decisions), and the
+shop's decision log as a CSV download (the API's ``rights:log``).
 
 Every write goes through the API's own functions (``save_right``, ``put_rights_settings``,
 the configs' reference check), so the console and the API refuse the same things with
@@ -95,6 +96,16 @@ def _list_page(
 @router.get("/console/rights")
 async def right_list(v: MerchantVisit, settings_saved: int | None = None) -> Response:
     return _list_page(v, await _rows(v), settings_saved=bool(settings_saved))
+
+
+@router.get("/console/rights/log.csv")
+async def decision_log(v: MerchantVisit) -> Response:
+    """The shop's decision log, every complete decision, as the API's ``GET …/rights:log``
+    gives it by default (the API takes the window and filters)."""
+    assert v.shop is not None  # (behind the login gate)
+    return await right_api.decision_log(
+        v.shop, v.state, since=None, until=None, explore_only=False, complete_only=True, limit=right_api.AUDIT_MAXLEN, format="csv"
+    )
 
 
 @router.post("/console/rights/new")

@@ -322,6 +322,13 @@ def test_rights_list_and_a_rights_page_with_real_grants(page: Page, service: Ser
     expect(row.locator("[data-metric=today]")).to_have_text(re.compile(r"^3 / \d+$"))
     expect(row).to_contain_text("满减")
     expect(row).to_contain_text("随机探索样本不足")
+    # the decision log: a download behind the login (these grants' terms are not over, so only its header)
+    expect(page.locator("#decision-log")).to_have_text("下载决策日志（CSV）")
+    log = page.request.get(service.url("/console/rights/log.csv"))
+    assert log.status == 200 and log.headers["content-type"].startswith("text/csv"), log.text()
+    assert log.text().splitlines()[0].startswith("decided_at,visitor,grant_id,arm,explore,propensity,")
+    with httpx.Client(base_url=service.base, timeout=30) as anonymous:  # without the console's session: to the login
+        assert anonymous.get("/console/rights/log.csv").status_code in (302, 303, 401)
     # the create form refuses an unknown crowd at its path, as the API does
     page.fill("#right-id", "ghost")
     page.fill("#right-definition", json.dumps({**NEWCOMER20, "crowds": ["no_such_crowd"]}))
