@@ -5,13 +5,16 @@ flag, propensity, scored rights, the feature row the uplift model read and that 
 layout) and each outcome (a purchase that converted the decision or redeemed its grant,
 by grant id). :class:`DecisionLog` is fed those entries in stream order and gives the
 rows of ``GET /v1/shops/{shop}/rights:log``: what ``python -m training uplift train``
-learns from and ``uplift evaluate --propensity propensity`` judges a policy on.
+learns from and ``uplift evaluate --propensity explore_propensity`` judges a policy on.
 
 What the rows mean:
 
 - ``arm`` is what the visitor got (the granted right, or ``none``); ``propensity`` is the
   policy's probability of the arm it chose. They differ only when a budget, pacing or
   the visitor's limit refused the chosen right (``assigned_arm`` says which it was).
+  ``propensity`` is over the whole log (the exploration share's draw and the greedy
+  choice together); ``explore_propensity`` (explored rows only: 1 / the arms drawn
+  among) is the one to use on the randomized rows alone (``explore_only``).
 - An outcome is final only once the term and the grace for late purchase events
   (``until_ms + grace``) are over: ``term_ended``; ``complete_only`` keeps only those.
 - Feature columns are the layout's names. Rows logged under another layout than the
@@ -31,7 +34,7 @@ from typing import Any
 import orjson
 
 FIXED_COLUMNS = (
-    "decided_at", "visitor", "grant_id", "arm", "explore", "propensity", "policy_version",
+    "decided_at", "visitor", "grant_id", "arm", "explore", "propensity", "explore_propensity", "policy_version",
     "term_ended", "converted", "order_value", "redeemed", "cost", "assigned_arm",
 )
 
@@ -151,6 +154,7 @@ class DecisionLog:
             given,
             int(bool(d.get("explore"))),
             d.get("propensity"),
+            round(1 / d["arms"], 6) if d.get("explore") and d.get("arms") else None,
             d.get("policy_version", ""),
             int(self._ended(d)),
             int(x.converted),

@@ -87,11 +87,17 @@ class RightsDecision:
     propensity: float | None = None  # P(this arm | visitor) under the policy, for off-policy evaluation
     scores: tuple[Scored, ...] = ()
     hold_s: float = 0.0  # how long a "none" stays decided (an exploring visitor's control arm)
+    # how many arms an exploring decision drew among (0: not exploring): 1 / arms is
+    # P(this arm | exploring), the propensity within the randomized share alone, which
+    # differs between visitors when crowds make different rights eligible
+    arms: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"arm": self.arm, "reason": self.reason, "explore": self.explore, "candidates": list(self.candidates)}
         if self.propensity is not None:
             out["propensity"] = round(self.propensity, 6)
+        if self.arms:
+            out["arms"] = self.arms
         if self.scores:
             out["scores"] = [s.as_dict() for s in self.scores]
         return out
@@ -138,7 +144,7 @@ def decide(x: PolicyInputs) -> RightsDecision:
     if x.exploration > 0 and x.draw < x.exploration:
         arm = arms[min(int(x.pick * len(arms)), len(arms) - 1)]
         propensity = x.exploration / len(arms) + (1 - x.exploration) * (arm == greedy_arm)
-        return RightsDecision(() if arm == NONE_ARM else (arm,), "exploration: a random arm", arm, True, propensity, scored, hold)
+        return RightsDecision(() if arm == NONE_ARM else (arm,), "exploration: a random arm", arm, True, propensity, scored, hold, len(arms))
     propensity = (1 - x.exploration) + x.exploration / len(arms) if x.exploration > 0 else 1.0
     if greedy:
         best = scored[0]

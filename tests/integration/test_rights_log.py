@@ -138,7 +138,7 @@ def test_each_decision_is_exported_with_its_outcome_and_the_row_the_model_read(s
     names = list(model.spec.visitor_names)
     rights = sorted({s["right"] for a in answers.values() for s in a.get("scores", ())})
     assert list(df.columns) == [
-        "decided_at", "visitor", "grant_id", "arm", "explore", "propensity", "policy_version", "term_ended", "converted",
+        "decided_at", "visitor", "grant_id", "arm", "explore", "propensity", "explore_propensity", "policy_version", "term_ended", "converted",
         "order_value", "redeemed", "cost", "assigned_arm", *(f"pred_profit_{r}" for r in rights), *names,
     ]
     assert sorted(df["visitor"]) == sorted([*visitors, "plain"])  # "late" is not final yet
@@ -159,6 +159,10 @@ def test_each_decision_is_exported_with_its_outcome_and_the_row_the_model_read(s
             assert all(math.isnan(row[f"pred_profit_{r}"]) for r in rights)
             continue
         assert row["propensity"] == pytest.approx(d["propensity"], abs=1e-12) and row["propensity"] == pytest.approx(answer["propensity"])
+        if row["explore"]:  # drawn among none and the three uplift rights
+            assert row["explore_propensity"] == pytest.approx(1 / 4) and d["arms"] == 4
+        else:
+            assert math.isnan(row["explore_propensity"])
         for s in d["scores"]:
             assert row[f"pred_profit_{s['right']}"] == pytest.approx(s["profit"], abs=1e-12)
         logged = np.array([row[n] for n in names], dtype=float)
@@ -235,7 +239,8 @@ def test_only_the_shops_merchant_may_export(served: TestClient) -> None:
 
 def test_the_exported_log_trains_and_judges_an_uplift_model(served: TestClient, tmp_path: Path) -> None:
     """The loop of the README: export the explored decisions of one window, ``uplift train``
-    on them, ``uplift evaluate --propensity propensity`` on a later window's."""
+    on them, ``uplift evaluate --propensity explore_propensity`` on a later window's (the
+    randomized rows alone: each arm's probability within the exploration share)."""
     from training.__main__ import main as training_cli
 
     c = served
@@ -261,7 +266,7 @@ def test_the_exported_log_trains_and_judges_an_uplift_model(served: TestClient, 
     judge_df, _ = export(c, shop, explore_only="true", since=iso(then + 1800))
     assert set(train_df["visitor"]) <= set(batches["train"]) and set(judge_df["visitor"]) <= set(batches["judge"])
     assert set(train_df["arm"]) == set(judge_df["arm"]) == {"none", "cash20", "pct10"}
-    assert (train_df["propensity"] > 0).all() and train_df["converted"].sum() > 0
+    assert np.allclose(train_df["explore_propensity"], 1 / 3, atol=1e-6) and train_df["converted"].sum() > 0
     train_csv, judge_csv = tmp_path / "train.csv", tmp_path / "judge.csv"
     train_df.to_csv(train_csv, index=False)
     judge_df.to_csv(judge_csv, index=False)
@@ -269,14 +274,14 @@ def test_the_exported_log_trains_and_judges_an_uplift_model(served: TestClient, 
     out, report = tmp_path / "model", tmp_path / "report.json"
     assert training_cli([
         "uplift", "train", "--data", str(train_csv), "--treatment", "arm", "--control", "none", "--outcome", "converted",
-        "--features", ",".join(names), "--propensity", "propensity", "--min-rows", "20", "--out", str(out),
+        "--features", ",".join(names), "--propensity", "explore_propensity", "--min-rows", "20", "--out", str(out),
     ]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert [f["name"] for f in manifest["features"]] == names and sorted(manifest["arms"]) == ["cash20", "pct10"]
     assert manifest["summary"]["rows"] == len(train_df)
     assert training_cli([
         "uplift", "evaluate", "--model", str(out), "--data", str(judge_csv), "--treatment", "arm", "--outcome", "converted",
-        "--propensity", "propensity", "--out", str(report),
+        "--propensity", "explore_propensity", "--out", str(report),
     ]) == 0
     figures = json.loads(report.read_text())
     assert figures["rows"] == len(judge_df) and not any("propensity" in n for n in figures["notes"])  # the logged ones were used
