@@ -33,6 +33,8 @@ from typing import Any
 
 import orjson
 
+from app.rights.policy import NONE_ARM
+
 FIXED_COLUMNS = (
     "decided_at", "visitor", "grant_id", "arm", "explore", "propensity", "explore_propensity", "policy_version",
     "term_ended", "converted", "order_value", "redeemed", "cost", "assigned_arm",
@@ -145,7 +147,7 @@ class DecisionLog:
     def _row(self, x: _Decision, rights: Sequence[str], width: int) -> list[Any]:
         d = x.body
         profit = {s["right"]: s["profit"] for s in d.get("scores") or ()}
-        given = d.get("right") or "none"
+        given = d.get("right") or NONE_ARM
         features = orjson.loads(x.features) if x.features is not None else [None] * width
         return [
             iso_utc(d["at_ms"]),

@@ -82,17 +82,8 @@ class DecisionFeatures:
         """The grant script's ARGV[11:]: the row (NaN as null: orjson's own rule), its
         layout and, ``with_names``, the layout's column names (about 1 KB, so sent once
         per shop and layout, not with every grant: a grant is on the render path)."""
-        layout = self.spec.layout
-        row: list[str | int | bytes] = [orjson.dumps(self.values, option=orjson.OPT_SERIALIZE_NUMPY), layout]
-        if not with_names:
-            return row
-        names = _LAYOUT_NAMES.get(layout)
-        if names is None:
-            names = _LAYOUT_NAMES[layout] = orjson.dumps(list(self.spec.visitor_names))
-        return [*row, names]
-
-
-_LAYOUT_NAMES: dict[str, bytes] = {}  # layout -> its column names as JSON
+        row: list[str | int | bytes] = [orjson.dumps(self.values, option=orjson.OPT_SERIALIZE_NUMPY), self.spec.layout]
+        return [*row, orjson.dumps(list(self.spec.visitor_names))] if with_names else row
 
 
 def queue_visitor_read(pipe: Any, shop_id: str, visitor_id: str) -> None:
@@ -247,7 +238,6 @@ class RightsStore:
                 break
             last = "(" + _s(batch[-1][0])
         return out
-
 
     async def decision_log(self, shop_id: str, window: Window, batch: int = 1000) -> LogTable:
         """The window's decisions joined to their outcomes (:mod:`app.rights.decision_log`).

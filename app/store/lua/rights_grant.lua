@@ -28,8 +28,9 @@
 -- how many redemptions one visitor may make].
 -- Only when the uplift model read the visitor's feature row: ARGV[11] that row (a JSON
 -- array of numbers, null for missing), ARGV[12] its layout, ARGV[13] (optional: the
--- client sends it once per shop and layout) the layout's column names (JSON array). The row goes to the audit entry only (fields "f" and "l"),
--- never into the visitor's "current" value, which every page view reads back.
+-- client sends it once per shop and layout) the layout's column names (JSON array).
+-- The row goes to the audit entry only (fields "f" and "l"), never into the visitor's
+-- "current" value, which every page view reads back.
 -- Returns {"sticky", current JSON} | {"granted", right, decision JSON, skipped}
 --         | {"none", decision JSON, skipped}; skipped: "right:why,right:why".
 local vkey, stats, audit, outstanding = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

@@ -28,9 +28,8 @@
 -- audit stream, KEYS[4+v] visitor v's rights hash.
 -- ARGV[1] N purchases, ARGV[2] the event log's max length, ARGV[3] the audit stream's
 -- max length, then 8 values per purchase: visitor index (1-based), visitor id, event
--- id, ts (ms), the right it
--- names ('' for none), its cost (cents), its minimum spend (cents; -1 when the right
--- is unknown), the order's amount (cents).
+-- id, ts (ms), the right it names ('' for none), its cost (cents), its minimum spend
+-- (cents; -1 when the right is unknown), the order's amount (cents).
 -- Returns one word per purchase: redeemed | converted | converted_before |
 -- outside_term | duplicate | no_decision | not_held | expired | already_redeemed |
 -- below_min_spend | unknown_right.
