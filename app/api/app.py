@@ -134,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             watcher.cancel()
             await exposures.stop()
+            if service.rights is not None:
+                await service.rights.store.aclose()
             await handle.close()
 
     app = FastAPI(

@@ -30,6 +30,7 @@ from app.rights.decision_log import DecisionLog, LogTable, Window
 from app.rights.definition import Right
 from app.rights.policy import NONE_ARM, RightsDecision, pacing_allowance
 from app.store import keys
+from app.store.script_lane import ScriptLane
 from app.store.visitors import EVENT_LOG_MAXLEN
 
 _GRANT_LUA = resources.files("app.store").joinpath("lua/rights_grant.lua").read_text()
@@ -161,11 +162,15 @@ def grant_args(
 class RightsStore:
     def __init__(self, r: aioredis.Redis) -> None:
         self.redis = r
-        self._grant = r.register_script(_GRANT_LUA)
+        self._grant = ScriptLane(r, _GRANT_LUA)  # a render waits on it: its own pipelined connection
         self._purchase = r.register_script(_PURCHASE_LUA)
         # (shop, feature layout) pairs whose column names this process has stored: later
         # grants send only the row and its layout
         self._named_layouts: set[tuple[str, str]] = set()
+
+    async def aclose(self) -> None:
+        """Close the grant's own connection (the pool's are the client's to close)."""
+        await self._grant.aclose()
 
     async def grant(
         self,
