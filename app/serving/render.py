@@ -325,9 +325,11 @@ class RenderService:
             if config.rights and self.rights is not None:
                 # Decided now, granted while the ranker scores the grids (the grant is a
                 # Redis round trip: the script runs on Redis's core meanwhile), awaited
-                # after the page decision. Two turns of the loop (the connection pool's,
-                # then the write) send the request before the ranker, which may run
-                # inline, holds the loop: then the reply waits for us, not we for it.
+                # after the page decision. The request must be sent before the ranker,
+                # which may run inline, holds the loop: then the reply waits for us, not
+                # we for it. One turn of the loop sends it on the grant's own connection
+                # (app.store.script_lane); the second is for redis-py's pool (TLS), whose
+                # checkout takes a turn before the write.
                 rights_task = self._start_rights(config, req, rows, matched, overrides, held_right, render_id, not plain)
                 if not rights_task.done():  # (a held right or a preview is answered already)
                     await asyncio.sleep(0)
