@@ -15,6 +15,9 @@ What the rows mean:
   ``propensity`` is over the whole log (the exploration share's draw and the greedy
   choice together); ``explore_propensity`` (explored rows only: 1 / the arms drawn
   among) is the one to use on the randomized rows alone (``explore_only``).
+- An explored row whose drawn right was refused (a budget, pacing, the visitor's limit)
+  is not a randomized row of the arm the visitor got: its ``explore_propensity`` is empty
+  and ``explore_only`` leaves it out (the draw is kept in ``assigned_arm``).
 - An outcome is final only once the term and the grace for late purchase events
   (``until_ms + grace``) are over: ``term_ended``; ``complete_only`` keeps only those.
 - Feature columns are the layout's names. Rows logged under another layout than the
@@ -103,7 +106,7 @@ class DecisionLog:
             return
         if (w.since_ms is not None and at < w.since_ms) or (w.until_ms is not None and at >= w.until_ms):
             return
-        if w.explore_only and not d.get("explore"):
+        if w.explore_only and not _randomized(d):
             return
         if w.complete_only and not self._ended(d):
             return
@@ -156,7 +159,7 @@ class DecisionLog:
             given,
             int(bool(d.get("explore"))),
             d.get("propensity"),
-            round(1 / d["arms"], 6) if d.get("explore") and d.get("arms") else None,
+            round(1 / d["arms"], 6) if _randomized(d) and d.get("arms") else None,
             d.get("policy_version", ""),
             int(self._ended(d)),
             int(x.converted),
@@ -167,6 +170,12 @@ class DecisionLog:
             *(profit.get(r) for r in rights),
             *features,
         ]
+
+
+def _randomized(d: Mapping[str, Any]) -> bool:
+    """An explored decision whose drawn arm is the one the visitor got."""
+    given = d.get("right") or NONE_ARM
+    return bool(d.get("explore")) and d.get("arm", given) == given
 
 
 def csv_chunks(table: LogTable, rows_per_chunk: int = 1000) -> Iterator[str]:

@@ -13,8 +13,8 @@ NOW = 1_800_000_000_000
 
 
 def decision(grant_id: str, at_ms: int, *, right: str | None = "c10", explore: bool = True, propensity: float | None = 0.5,
-             row: list[float | None] | None = None, layout: str | None = None) -> dict[str, Any]:
-    body = {"arm": right or "none", "explore": explore, "propensity": propensity, "right": right, "grant_id": grant_id,
+             row: list[float | None] | None = None, layout: str | None = None, drawn: str | None = None) -> dict[str, Any]:
+    body = {"arm": drawn or right or "none", "arms": 2, "explore": explore, "propensity": propensity, "right": right, "grant_id": grant_id,
             "at_ms": at_ms, "until_ms": at_ms + DAY_MS, "visitor": f"v-{grant_id}", "policy_version": "config 1, uplift m1",
             "scores": [{"right": "c10", "profit": 1.25}] if row is not None else []}
     fields: dict[str, Any] = {"d": orjson.dumps(body)}
@@ -94,3 +94,19 @@ def test_csv_has_empty_cells_for_missing_values_and_unique_columns() -> None:
     cells = row.split(",")  # (the NaN was logged as null by orjson: an empty cell)
     assert cells[header.split(",").index("propensity")] == "" and cells[-2:] == ["", "2.5"]
     assert feature_columns(["a"], 2) == ["feature_0", "feature_1"]  # names unknown for this width
+
+
+def test_an_exploration_whose_drawn_right_was_refused_is_not_a_randomized_row() -> None:
+    """A budget refused the drawn right: the visitor got nothing, which was not drawn."""
+    entries = [decision("given", NOW - 5 * DAY_MS), decision("refused", NOW - 5 * DAY_MS, right=None, drawn="c10")]
+
+    def rows(w: Window) -> dict[str, dict[str, Any]]:
+        log = DecisionLog(w)
+        for e in entries:
+            log.add(e)
+        return {r["grant_id"]: r for r in log.table({}).records()}
+
+    every = rows(window())
+    assert (every["refused"]["arm"], every["refused"]["assigned_arm"], every["refused"]["explore"]) == ("none", "c10", 1)
+    assert every["refused"]["explore_propensity"] is None and every["given"]["explore_propensity"] == 0.5
+    assert list(rows(window(explore_only=True))) == ["given"]
