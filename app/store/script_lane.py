@@ -49,6 +49,7 @@ class _Replies(asyncio.Protocol):
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.lost_because = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -56,14 +57,30 @@ class _Replies(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
-        while (reply := self.reader.gets()) is not False:
+        while True:
+            try:
+                reply = self.reader.gets()
+            except hiredis.ProtocolError as exc:  # not Redis speaking: nothing after it can be matched
+                self._drop(f"not a Redis reply ({exc})")
+                return
+            if reply is False:
+                return
+            if not self.waiting:
+                self._drop("a reply nobody asked for")
+                return
             waiter = self.waiting.popleft()
             if not waiter.done():  # (a caller that gave up still had its reply in line)
                 waiter.set_result(reply)
 
+    def _drop(self, why: str) -> None:
+        self.lost_because = why
+        if self.transport is not None:
+            self.transport.abort()  # connection_lost fails every waiting call
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        error = RedisConnectionError(f"Redis connection lost{f': {exc}' if exc else ''}")
+        why = self.lost_because or (str(exc) if exc else "")
+        error = RedisConnectionError(f"Redis connection lost{f': {why}' if why else ''}")
         while self.waiting:
             waiter = self.waiting.popleft()
             if not waiter.done():

@@ -239,3 +239,26 @@ def test_tls_is_left_to_redis_py() -> None:
     r = aioredis.Redis.from_url("rediss://127.0.0.1:6390/0")
     assert not ScriptLane(r, "return 1").direct
     assert ScriptLane(aioredis.Redis.from_url("redis://127.0.0.1:6390/0"), "return 1").direct
+
+
+def test_a_server_that_does_not_speak_redis_fails_the_call_rather_than_hang(tmp_path: Path) -> None:
+    path = str(tmp_path / "not-redis.sock")
+
+    async def run() -> str:
+        async def garble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(100)
+            writer.write(b"?this is not RESP\r\n")
+            await writer.drain()
+            await reader.read(100)
+
+        server = await asyncio.start_unix_server(garble, path)
+        r = aioredis.Redis.from_url(f"unix://{path}", socket_timeout=5.0, socket_connect_timeout=5.0)
+        try:
+            with pytest.raises(RedisConnectionError) as failed:
+                await ScriptLane(r, "return 1")(keys=[], args=[])
+            return str(failed.value)
+        finally:
+            await r.aclose()
+            server.close()
+
+    assert "not a Redis reply" in asyncio.run(run())
