@@ -1,13 +1,14 @@
 """One rights grant (``RightsStore.grant``: arguments, the script on the embedded Redis,
 the reply) through the script lane against the same grant through redis-py's ``Script``.
 
-    python bench/grant_bench.py [--grants 4000] [--evict-mb 8]
+    python bench/grant_bench.py [--grants 4000] [--evict-mb 8] [--loop uvloop]
 
 Both calls go through the same store, pool, server and five live rights, in rounds of
 100 grants each that alternate which goes first, so the machine's noise falls on both.
 Between grants the bench writes ``--evict-mb`` of memory, as a render's own work does,
 so neither call runs on caches warmed by the one before (0: back to back, warm).
-redis-py's ``Script`` is the floor: the ratio is lane / redis-py.
+redis-py's ``Script`` is the floor: the ratio is lane / redis-py. ``--loop uvloop``
+runs both on uvloop, the loop the served app runs on (``storefront serve``).
 """
 
 from __future__ import annotations
@@ -72,9 +73,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--grants", type=int, default=4000, help="grants per call kind")
     p.add_argument("--evict-mb", type=int, default=8, help="memory written between grants (0: warm caches)")
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop both run on")
     args = p.parse_args()
-    lat = asyncio.run(run(args.grants, args.evict_mb))
-    print(f"\n{args.grants} grants each, five live rights, {args.evict_mb} MB written between grants\n")
+    factory = asyncio.new_event_loop
+    if args.loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        lat = runner.run(run(args.grants, args.evict_mb))
+    print(f"\n{args.grants} grants each, five live rights, {args.evict_mb} MB written between grants, {args.loop} loop\n")
     rows = {name: summary(name, v[len(v) // 10 :], sum(v[len(v) // 10 :])) for name, v in lat.items()}
     lane, floor = rows["script lane"], rows["redis-py Script"]
     print(f"\nlane / redis-py: p50 {lane['p50_ms'] / floor['p50_ms']:.2f}, p99 {lane['p99_ms'] / floor['p99_ms']:.2f} "

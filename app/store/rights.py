@@ -162,7 +162,7 @@ def grant_args(
 class RightsStore:
     def __init__(self, r: aioredis.Redis) -> None:
         self.redis = r
-        self._grant = ScriptLane(r, _GRANT_LUA)  # a render waits on it: its own pipelined connection
+        self._grant = ScriptLane(r, _GRANT_LUA, "storefront-rights-grant")  # a render waits on it: its own pipelined connection
         self._purchase = r.register_script(_PURCHASE_LUA)
         # (shop, feature layout) pairs whose column names this process has stored: later
         # grants send only the row and its layout
