@@ -49,10 +49,13 @@ def seed_demo(data_dir: Path, visitors: int, products: int) -> tuple[str, str]:
 
 
 @contextmanager
-def in_process_demo(visitors: int, products: int = 200, fsync: str = "everysec") -> Iterator[tuple[Any, dict[str, str]]]:
+def in_process_demo(
+    visitors: int, products: int = 200, fsync: str = "everysec", loop: str = "asyncio"
+) -> Iterator[tuple[Any, dict[str, str]]]:
     """A freshly seeded demo shop behind the app in this process (no HTTP): a TestClient
     and the merchant's headers. For benches that call the render service directly.
-    ``fsync``: the embedded Redis's appendfsync (STOREFRONT_REDIS_FSYNC)."""
+    ``fsync``: the embedded Redis's appendfsync (STOREFRONT_REDIS_FSYNC); ``loop``:
+    "uvloop" runs the app on the loop ``storefront serve`` uses."""
     data_dir = Path(tempfile.mkdtemp(prefix="sf-bench-")) / "data"
     print(f"seeding the demo shop ({visitors} visitors) ...", flush=True)
     merchant_key, _ = seed_demo(data_dir, visitors, products)
@@ -62,7 +65,8 @@ def in_process_demo(visitors: int, products: int = 200, fsync: str = "everysec")
     from app.api.app import create_app
     from app.config import Settings
 
-    with TestClient(create_app(Settings(admin_token="x", redis_url=None, data_dir=data_dir, redis_fsync=fsync))) as c:
+    app = create_app(Settings(admin_token="x", redis_url=None, data_dir=data_dir, redis_fsync=fsync))
+    with TestClient(app, backend_options={"use_uvloop": loop == "uvloop"}) as c:
         yield c, {"Authorization": f"Bearer {merchant_key}"}
 
 

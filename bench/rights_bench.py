@@ -1,6 +1,6 @@
 """What allocating discount rights adds to a render, against the same renders without rights.
 
-    python bench/rights_bench.py [--renders 4000] [--passes 3] [--visitors 1000]
+    python bench/rights_bench.py [--renders 4000] [--passes 3] [--visitors 1000] [--loop uvloop]
 
 Seeds the demo shop with the published uplift model (models/uplift), keeps five of its
 rights live for everyone (uplift mode, no crowd, budgets large enough never to run out),
@@ -53,6 +53,7 @@ def main() -> None:
     p.add_argument("--passes", type=int, default=3, help="whole measurements, each with its own p99 (the bar is judged on their median)")
     p.add_argument("--visitors", type=int, default=1000)
     p.add_argument("--fsync", choices=FSYNC_POLICIES, default=FSYNC_POLICIES[0], help="the embedded Redis's appendfsync (STOREFRONT_REDIS_FSYNC)")
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the app's event loop (uvloop: what storefront serve runs)")
     args = p.parse_args()
     warnings.simplefilter("ignore")
 
@@ -66,7 +67,7 @@ def main() -> None:
     from app.store import keys
     from app.store import visitors as visitor_store
 
-    with in_process_demo(args.visitors, fsync=args.fsync) as (c, h):
+    with in_process_demo(args.visitors, fsync=args.fsync, loop=args.loop) as (c, h):
         state = c.app.state.storefront
         model = state.uplift.current
         if model is None:
@@ -112,7 +113,7 @@ def main() -> None:
             for start in range(0, len(pool), 500):
                 c.portal.call(blocks, start, pool[start : start + 500], lat)
             print(f"\npass {n + 1}: {args.renders} in-process renders per leg, in blocks of {BLOCK} with and {BLOCK} without rights, "
-                  f"embedded Redis appendfsync {args.fsync}")
+                  f"embedded Redis appendfsync {args.fsync}, {args.loop} loop")
             rows = {name: summary(name, v[len(v) // 10 :], sum(v[len(v) // 10 :])) for name, v in lat.items()}
             base, alloc = rows["without rights"], rows["with 5 eligible rights"]
             passes.append((alloc["p50_ms"] - base["p50_ms"], alloc["p99_ms"] - base["p99_ms"]))
