@@ -327,13 +327,12 @@ class RenderService:
                 # Redis round trip: the script runs on Redis's core meanwhile), awaited
                 # after the page decision. The request must be sent before the ranker,
                 # which may run inline, holds the loop: then the reply waits for us, not
-                # we for it. One turn of the loop sends it on the grant's own connection
-                # (app.store.script_lane); the second is for redis-py's pool (TLS), whose
-                # checkout takes a turn before the write.
+                # we for it: the store says how many turns of the loop that takes (one on
+                # the grant's own connection, two through redis-py's pool).
                 rights_task = self._start_rights(config, req, rows, matched, overrides, held_right, render_id, not plain)
                 if not rights_task.done():  # (a held right or a preview is answered already)
-                    await asyncio.sleep(0)
-                    await asyncio.sleep(0)
+                    for _ in range(self.rights.store.turns_to_send):
+                        await asyncio.sleep(0)
             rank_scores: dict[str, np.ndarray]
             if plain or (strategy is not None and strategy.value == "popularity"):
                 rank_scores, ranker_version = {}, None

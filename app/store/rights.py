@@ -168,6 +168,13 @@ class RightsStore:
         # grants send only the row and its layout
         self._named_layouts: set[tuple[str, str]] = set()
 
+    @property
+    def turns_to_send(self) -> int:
+        """Turns of the event loop a grant task takes to write its request: one on the
+        lane's open connection; two through redis-py's pool (TLS), whose checkout takes
+        a turn before the write."""
+        return 1 if self._grant.direct else 2
+
     async def aclose(self) -> None:
         """Close the grant's own connection (the pool's are the client's to close)."""
         await self._grant.aclose()
