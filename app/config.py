@@ -58,9 +58,18 @@ class Settings:
     banner_memory_mb: int = 64  # composed banners kept in each process's memory
     console_session_s: int = 12 * 3600  # a console login lasts this long (then log in again)
     redis_fsync: str = "everysec"  # the embedded Redis's appendfsync (see FSYNC_POLICIES)
+    # The rights audit stream's older entries go to day files here (app.store.audit_archive):
+    # None is data_dir/rights-log. With several hosts, storage they all share.
+    rights_log_dir: Path | None = None
+    rights_archive_s: float = 60.0  # how often the stream is moved to disk (0: never; the stream's cap then bounds the log)
+    rights_log_days: int = 400  # day files older than this are deleted
     # True when redis_url is the embedded server the `storefront` command started for its
     # workers (it hands them the URL): readiness then reports the Redis as embedded.
     redis_embedded_by_cli: bool = False
+
+    @property
+    def rights_archive_dir(self) -> Path:
+        return self.rights_log_dir or self.data_dir / "rights-log"
 
     def __post_init__(self) -> None:
         if self.redis_fsync not in FSYNC_POLICIES:
@@ -91,4 +100,7 @@ class Settings:
             console_session_s=_number(e, "STOREFRONT_CONSOLE_SESSION_S", str(12 * 3600), int, 60),
             admin_token_generated=generated,
             redis_fsync=e.get("STOREFRONT_REDIS_FSYNC", "everysec"),
+            rights_log_dir=Path(e["STOREFRONT_RIGHTS_LOG_DIR"]).resolve() if e.get("STOREFRONT_RIGHTS_LOG_DIR") else None,
+            rights_archive_s=_number(e, "STOREFRONT_RIGHTS_ARCHIVE_S", "60", float, 0),
+            rights_log_days=_number(e, "STOREFRONT_RIGHTS_LOG_DAYS", "400", int, 1),
         )

@@ -42,6 +42,7 @@ from app.serving.exposures import ExposureLog
 from app.serving.render import RenderService
 from app.serving.rights import RightsService
 from app.serving.snapshots import Snapshots
+from app.store.audit_archive import AuditArchive
 from app.store.client import open_redis
 from app.store.rights import RightsStore
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("banner URLs are off until Redis answers: the signing secret could not be read")
         # the CJK font's character map: read once now, not by the first banner
         await anyio.to_thread.run_sync(banner_warm_up)
+        archive = AuditArchive(handle.client, settings.rights_archive_dir, keep_days=settings.rights_log_days)
         service = RenderService(
             handle.client,
             snapshots,
@@ -116,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis_timeout_s=settings.redis_timeout_ms / 1000,
             reload_timeout_s=settings.reload_timeout_ms / 1000,
             banners=banners,
-            rights=RightsService(RightsStore(handle.client), uplift),
+            rights=RightsService(RightsStore(handle.client, archive), uplift),
         )
         app.state.storefront = AppState(settings, handle, snapshots, page_renderer, service, models, ranker, banners, uplift)
 
@@ -127,12 +129,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 for registry in registries:
                     await anyio.to_thread.run_sync(registry.refresh)
 
-        watcher = asyncio.get_running_loop().create_task(watch_models())
+        async def archive_rights() -> None:
+            # Moves the rights audit stream to day files (every worker runs it; a lock per
+            # shop lets one at a time work on a shop).
+            while True:
+                await asyncio.sleep(settings.rights_archive_s)
+                try:
+                    runs = await archive.run()
+                except (RedisError, OSError, ValueError) as exc:
+                    log.warning("rights archive: %s (tried again in %g s)", exc, settings.rights_archive_s)
+                    continue
+                if moved := sum(r.moved for r in runs):
+                    log.info("rights archive: %d audit entries moved to %s", moved, archive.root)
+
+        loop = asyncio.get_running_loop()
+        background = [loop.create_task(watch_models())]
+        if settings.rights_archive_s > 0:
+            background.append(loop.create_task(archive_rights()))
         log.info("storefront ready: redis %s", handle.url)
         try:
             yield
         finally:
-            watcher.cancel()
+            for task in background:
+                task.cancel()
             await exposures.stop()
             if service.rights is not None:
                 await service.rights.store.aclose()

@@ -100,9 +100,9 @@ async def right_list(v: MerchantVisit, settings_saved: int | None = None) -> Res
 
 @router.get("/console/rights/log.csv")
 async def decision_log(v: MerchantVisit) -> Response:
-    """The shop's decision log: every complete decision the audit stream keeps (the API's
-    ``GET …/rights:log`` with its other defaults, up to the stream's length; the API
-    takes the window and filters)."""
+    """The shop's decision log: every complete decision, from the archive's day files and
+    the audit stream (the API's ``GET …/rights:log`` with its other defaults, up to its
+    largest limit; the API takes the window and filters)."""
     assert v.shop is not None  # (behind the login gate)
     return await right_api.decision_log(
         v.shop, v.state, since=None, until=None, explore_only=False, complete_only=True, limit=right_api.AUDIT_MAXLEN, format="csv"

@@ -211,6 +211,16 @@ def rights_audit(shop_id: str) -> str:
     return f"{_p(shop_id)}:rights:audit"
 
 
+def rights_audit_archive(shop_id: str) -> str:
+    """Hash: "cursor" -> the last audit stream id moved to disk (app.store.audit_archive), and
+    day (YYYY-MM-DD) -> the committed size of that day's file in bytes."""
+    return f"{_p(shop_id)}:rights:archived"
+
+
+def rights_archive_lock(shop_id: str) -> str:
+    return f"{_p(shop_id)}:rights:archive-lock"
+
+
 def rights_feature_layouts(shop_id: str) -> str:
     """Hash: feature layout (FeatureSpec.layout) -> its column names (JSON array), so an
     exported decision log can name the logged rows' columns."""

@@ -6,8 +6,9 @@ Both scripts are single calls, so budgets, pacing and per-visitor limits are che
 and spent in one step however many renders run at once.
 
 The audit stream keeps every decision (with the feature row the uplift model read) and
-every purchase that converted or redeemed one; :meth:`RightsStore.decision_log` reads
-it back as the shop's decision log (:mod:`app.rights.decision_log`).
+every purchase that converted or redeemed one; :mod:`app.store.audit_archive` moves its
+older entries to day files on disk, and :meth:`RightsStore.decision_log` reads both back
+as the shop's decision log (:mod:`app.rights.decision_log`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 import numpy as np
 import orjson
 import redis.asyncio as aioredis
@@ -30,6 +32,7 @@ from app.rights.decision_log import DecisionLog, LogTable, Window
 from app.rights.definition import Right
 from app.rights.policy import NONE_ARM, RightsDecision, pacing_allowance
 from app.store import keys
+from app.store.audit_archive import AuditArchive, StreamId, format_id, parse_id
 from app.store.script_lane import ScriptLane
 from app.store.visitors import EVENT_LOG_MAXLEN
 
@@ -160,8 +163,9 @@ def grant_args(
 
 
 class RightsStore:
-    def __init__(self, r: aioredis.Redis) -> None:
+    def __init__(self, r: aioredis.Redis, archive: AuditArchive | None = None) -> None:
         self.redis = r
+        self.archive = archive  # where the audit stream's older entries are (None: the stream only)
         self._grant = ScriptLane(r, _GRANT_LUA, "storefront-rights-grant")  # a render waits on it: its own pipelined connection
         self._purchase = r.register_script(_PURCHASE_LUA)
         # (shop, feature layout) pairs whose column names this process has stored: later
@@ -232,37 +236,68 @@ class RightsStore:
         return {_s(k): int(v) for k, v in raw.items()}
 
     async def audit(self, shop_id: str, count: int = 50, right: str | None = None) -> list[dict[str, Any]]:
-        """The newest decisions first (those of ``right`` only, when given)."""
+        """The newest decisions first (those of ``right`` only, when given): from the
+        stream, then from the archive's newest days when the stream has too few."""
         out: list[dict[str, Any]] = []
-        last = "+"
+
+        def take(entry_id: str, fields: Mapping[Any, Any] | None) -> bool:
+            """Keep the entry if it is a wanted decision; True once ``count`` are kept."""
+            raw = _field(fields, "d")
+            if raw is not None:  # (not an outcome entry, "o")
+                d = orjson.loads(raw)
+                if right is None or d.get("right") == right or d.get("arm") == right:
+                    out.append({"id": entry_id, **d})
+            return len(out) >= count
+
+        last, oldest = "+", None
         while len(out) < count:
             batch = await self.redis.xrevrange(keys.rights_audit(shop_id), max=last, count=500) or []
             for entry_id, fields in batch:
-                raw = _field(fields, "d")
-                if raw is None:  # an outcome entry ("o"), or a deleted one in a consumer group's history
-                    continue
-                d = orjson.loads(raw)
-                if right is None or d.get("right") == right or d.get("arm") == right:
-                    out.append({"id": _s(entry_id), **d})
-                    if len(out) >= count:
-                        break
+                oldest = _s(entry_id)
+                if take(oldest, fields):
+                    return out
             if len(batch) < 500:
                 break
             last = "(" + _s(batch[-1][0])
+        if self.archive is not None:
+            archive, before = self.archive, parse_id(oldest) if oldest is not None else None
+
+            def from_disk() -> None:
+                for sid, fields in archive.newest_first(shop_id, before):
+                    if take(format_id(sid), fields):
+                        return
+
+            await anyio.to_thread.run_sync(from_disk)
         return out
 
     async def decision_log(self, shop_id: str, window: Window, batch: int = 1000) -> LogTable:
         """The window's decisions joined to their outcomes (:mod:`app.rights.decision_log`).
 
-        The stream is read from the window's start on, by when entries were appended: a
+        The entries are read from the window's start on, by when they were appended: a
         decision is appended when it is made (a render with a past ``context.ts`` later,
         and its ``at_ms`` decides whether it is in the window), and its outcomes after it.
         Every entry after the start is read, as a late purchase event can still convert a
-        decision; the stream's own cap (``AUDIT_MAXLEN``) bounds the read.
+        decision: first the archive's day files (off the event loop), then the stream
+        after the last archived entry. Without an archive, the stream's own cap
+        (``AUDIT_MAXLEN``) bounds the read.
         """
         log = DecisionLog(window)
         key = keys.rights_audit(shop_id)
-        start = f"{max(window.since_ms, 0)}-0" if window.since_ms is not None else "-"
+        since = max(window.since_ms, 0) if window.since_ms is not None else None
+        start = f"{since}-0" if since is not None else "-"
+        if self.archive is not None:
+            archive = self.archive
+
+            def from_disk() -> StreamId | None:
+                last = None
+                for sid, fields in archive.read(shop_id, since):
+                    log.add(fields)
+                    last = sid
+                return last
+
+            last = await anyio.to_thread.run_sync(from_disk)
+            if last is not None:  # (the archive read is at or after the window's start)
+                start = "(" + format_id(last)
         while True:
             entries = await self.redis.xrange(key, min=start, count=batch) or []
             for _, fields in entries:

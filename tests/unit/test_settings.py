@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.cli import main
@@ -19,6 +21,14 @@ def test_values_are_read() -> None:
     assert s.admin_token_generated and len(s.admin_token) > 20
 
 
+def test_the_rights_archive_is_under_the_data_folder_unless_set(tmp_path: Path) -> None:
+    s = Settings.from_env({"STOREFRONT_DATA_DIR": str(tmp_path)})
+    assert (s.rights_archive_dir, s.rights_archive_s, s.rights_log_days) == (tmp_path / "rights-log", 60.0, 400)
+    shared = tmp_path / "shared"
+    s = Settings.from_env({"STOREFRONT_RIGHTS_LOG_DIR": str(shared), "STOREFRONT_RIGHTS_ARCHIVE_S": "0", "STOREFRONT_RIGHTS_LOG_DAYS": "30"})
+    assert (s.rights_archive_dir, s.rights_archive_s, s.rights_log_days) == (shared, 0.0, 30)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -28,6 +38,8 @@ def test_values_are_read() -> None:
         ({"STOREFRONT_REDIS_TIMEOUT_MS": "-5"}, "STOREFRONT_REDIS_TIMEOUT_MS must be a number of at least 1, not '-5'"),
         ({"STOREFRONT_SNAPSHOT_TTL_S": "nan"}, "STOREFRONT_SNAPSHOT_TTL_S must be a number of at least 0, not 'nan'"),
         ({"STOREFRONT_CONSOLE_SESSION_S": "10"}, "STOREFRONT_CONSOLE_SESSION_S must be a number of at least 60, not '10'"),
+        ({"STOREFRONT_RIGHTS_ARCHIVE_S": "-1"}, "STOREFRONT_RIGHTS_ARCHIVE_S must be a number of at least 0, not '-1'"),
+        ({"STOREFRONT_RIGHTS_LOG_DAYS": "0"}, "STOREFRONT_RIGHTS_LOG_DAYS must be a number of at least 1, not '0'"),
     ],
 )
 def test_unusable_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
