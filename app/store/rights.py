@@ -39,6 +39,7 @@ from app.store.visitors import EVENT_LOG_MAXLEN
 _GRANT_LUA = resources.files("app.store").joinpath("lua/rights_grant.lua").read_text()
 _PURCHASE_LUA = resources.files("app.store").joinpath("lua/rights_purchase.lua").read_text()
 AUDIT_MAXLEN = 200_000
+AUDIT_DISK_DAYS = 3  # the console's newest decisions look this many day files back (each read whole)
 RELEASE_GRACE_S = 86400.0  # an unredeemed grant's money stays reserved this long after its end (late purchase events)
 CHINA = timezone(timedelta(hours=8))
 NONE_HOLD_S = 3600.0  # a visitor offered nothing is asked again after an hour, not on every page
@@ -263,7 +264,7 @@ class RightsStore:
             archive, before = self.archive, parse_id(oldest) if oldest is not None else None
 
             def from_disk() -> None:
-                for sid, fields in archive.newest_first(shop_id, before):
+                for sid, fields in archive.newest_first(shop_id, before, days=AUDIT_DISK_DAYS):
                     if take(format_id(sid), fields):
                         return
 
