@@ -46,7 +46,7 @@ from typing import Any
 import anyio
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from app.store import keys
 from app.store.shops import list_shops
@@ -94,6 +94,9 @@ class AuditArchive:
         self.stream_keep_s = stream_keep_s
         self.batch = batch
         self.lock_s = lock_s
+        self.last_run_at: float | None = None  # the last whole run that succeeded (epoch s)
+        self.last_error: str | None = None  # what the last run failed with (None: it did not)
+        self.moved_total = 0
 
     def folder(self, shop_id: str) -> Path:
         if not keys.SHOP_ID_PATTERN.match(shop_id):  # (never a path outside root)
@@ -101,8 +104,21 @@ class AuditArchive:
         return self.root / shop_id
 
     async def run(self, now: float | None = None) -> list[ArchiveRun]:
-        """Archive every shop's stream (the periodic task's call)."""
-        return [await self.archive_shop(shop_id, now) for shop_id in await list_shops(self.redis)]
+        """Archive every shop's stream (the periodic task's call); :meth:`status` says how it went."""
+        try:
+            runs = [await self.archive_shop(shop_id, now) for shop_id in await list_shops(self.redis)]
+        except (RedisError, OSError, ValueError) as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            raise
+        self.last_run_at, self.last_error = time.time(), None
+        self.moved_total += sum(r.moved for r in runs)
+        return runs
+
+    def status(self) -> dict[str, Any]:
+        """For the readiness probe: an operator sees a failing archive (a full disk) before
+        the stream's cap starts to drop decisions."""
+        return {"ok": self.last_error is None, "dir": str(self.root), "last_run_at": self.last_run_at, "moved": self.moved_total,
+                "error": self.last_error}
 
     async def archive_shop(self, shop_id: str, now: float | None = None) -> ArchiveRun:
         """Move the shop's unarchived entries to disk, trim the stream, expire old days."""

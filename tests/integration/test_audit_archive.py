@@ -201,6 +201,23 @@ def test_the_service_moves_the_stream_on_its_own(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert state(c, shop).get(CURSOR) == newest
         assert [p.name for p in folder.iterdir()] == [f"{day_of(round(time.time() * 1000))}.jsonl.gz"]
+        check = c.get("/readyz").json()["checks"]["rights_archive"]
+        assert check["ok"] and check["moved"] >= 2 and check["every_s"] == 0.1 and check["dir"] == str(tmp_path / "rights-log")
+
+
+def test_a_failing_archive_says_why_and_moves_nothing(served: TestClient, tmp_path: Path) -> None:
+    c = served
+    shop = open_shop(c)
+    decide(c, shop, ["f1"], round(time.time() - 3 * DAY, 3))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the archive's folder should be")
+    broken = AuditArchive(c.app.state.storefront.redis, blocked)
+    with pytest.raises(OSError):
+        c.portal.call(broken.run)
+    status = broken.status()
+    assert not status["ok"] and status["last_run_at"] is None and "Error" in status["error"]
+    assert CURSOR not in state(c, shop) and stream_length(c, shop) == 1  # nothing moved, nothing trimmed
+    assert c.get("/readyz").json()["checks"]["rights_archive"]["every_s"] is None  # (this app's archive task is off)
 
 
 def test_a_folder_outside_the_archive_is_never_a_shop(served: TestClient) -> None:

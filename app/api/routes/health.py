@@ -33,4 +33,8 @@ async def readyz(state: State) -> JSONResponse:
     checks["models"] = {**state.models.status(), "required": False}
     checks["ranker"] = {**state.ranker.status(), "required": False}
     checks["uplift"] = {**state.uplift.status(), "required": False}
+    rights = state.render_service.rights
+    if rights is not None and rights.store.archive is not None:
+        every = state.settings.rights_archive_s
+        checks["rights_archive"] = {**rights.store.archive.status(), "every_s": every or None, "required": False}
     return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
