@@ -46,6 +46,7 @@ from typing import Any
 import anyio
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from app.store import keys
@@ -137,7 +138,7 @@ class AuditArchive:
                 log.warning("the rights archive lock of shop %s expired during a run", shop_id)
         return ArchiveRun(shop_id, moved, trimmed, removed)
 
-    async def _move(self, shop_id: str, lock: Any) -> tuple[int, StreamId | None]:
+    async def _move(self, shop_id: str, lock: Lock) -> tuple[int, StreamId | None]:
         state_key = keys.rights_audit_archive(shop_id)
         state = {_s(k): _s(v) for k, v in (await self.redis.hgetall(state_key)).items()}
         cursor = parse_id(state[CURSOR]) if CURSOR in state else None
@@ -185,7 +186,9 @@ class AuditArchive:
                     size = actual
                 member = gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6, mtime=0)
                 os.lseek(fd, size, os.SEEK_SET)
-                os.write(fd, member)
+                view = memoryview(member)
+                while view:  # (a write may take less than it was given)
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
                 out[day] = size + len(member)
             finally:
