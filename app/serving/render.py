@@ -273,6 +273,7 @@ class RenderService:
             replies = await asyncio.wait_for(self._read(shop_id, req.visitor_id), self.redis_timeout_s)
             cfg_ver = int(replies[0] or 0)
             cat_ver = int(replies[1] or 0)
+            config = self.snapshots.configs.get(shop_id, config)  # (another page view may have reloaded it meanwhile)
             if config is None or config.version != cfg_ver:
                 config = await asyncio.wait_for(self.snapshots.load_config(self.redis, shop_id), self.reload_timeout_s)
             if config is None:

@@ -3,14 +3,22 @@
 A render reads the two version counters in the same round trip as the visitor's
 profile; only when a counter moved does the process reload (and recompile) that part.
 Replicas stay stateless: the snapshot is a cache of Redis, never a source of truth.
+
+One reload per shop and part at a time: the page views that find a snapshot stale while
+it is being reloaded wait for that reload instead of starting their own. Otherwise a
+merchant's change on a busy server makes every page view in flight rebuild the same
+snapshot at once, on the one event loop, and under load some of them run past their
+timeout and fall back to the old configuration.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
@@ -72,13 +80,48 @@ def build_config(version: int, shop: ShopRecord, cfg: dict[str, dict[str, Any]])
     return ShopConfig(version, shop, crowds, blocks, pages, derived, banners, experiments, holdout, rights, rights_settings)
 
 
+T = TypeVar("T")
+
+
+class SharedLoads:
+    """At most one load per key in flight; callers who ask meanwhile await the same one.
+
+    The load is shielded: a caller that gives up (its timeout) does not cancel it for the
+    others, and its result is still kept for the next page view.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Future[Any]] = {}
+
+    async def run(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        task = self._running.get(key)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.ensure_future(load())
+            self._running[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(task)
+
+    def _forget(self, key: str, done: asyncio.Future[Any]) -> None:
+        if self._running.get(key) is done:
+            del self._running[key]
+        if not done.cancelled():
+            done.exception()  # (retrieved: if every caller gave up, the error is not "never retrieved")
+
+
 @dataclass
 class Snapshots:
     popularity_ttl_s: float = 5.0
     configs: dict[str, ShopConfig] = field(default_factory=dict)
     catalogs: dict[str, CatalogSnapshot] = field(default_factory=dict)
+    config_loads: int = 0  # configurations built from Redis by this process (what the shared loads save)
+    _loads: SharedLoads = field(default_factory=SharedLoads, repr=False)
 
     async def load_config(self, r: aioredis.Redis, shop_id: str) -> ShopConfig | None:
+        """The shop's configuration as Redis has it now (joining a reload already running)."""
+        return await self._loads.run(f"config:{shop_id}", lambda: self._load_config(r, shop_id))
+
+    async def _load_config(self, r: aioredis.Redis, shop_id: str) -> ShopConfig | None:
+        self.config_loads += 1
         async with r.pipeline(transaction=True) as pipe:
             pipe.get(keys.config_version(shop_id))
             pipe.hgetall(keys.shop(shop_id))
@@ -104,15 +147,19 @@ class Snapshots:
         snap = self.catalogs.get(shop_id)
         now = time.monotonic()
         if snap is None or version is None or snap.version != version:
-            ver, products = await catalog_store.load_catalog(r, shop_id)
-            pop, engagement = await self._signals(r, shop_id)
-            snap = CatalogSnapshot(ver, Catalog.build(products), pop, now, engagement)
-            self.catalogs[shop_id] = snap
+            snap = await self._loads.run(f"catalog:{shop_id}", lambda: self._load_catalog(r, shop_id, now))
         elif now - snap.popularity_at > self.popularity_ttl_s:
             # Popularity and engagement move with every event and render; they are re-read
             # at most every few seconds.
             snap.stored_popularity, snap.engagement = await self._signals(r, shop_id)
             snap.popularity_at = now
+        return snap
+
+    async def _load_catalog(self, r: aioredis.Redis, shop_id: str, now: float) -> CatalogSnapshot:
+        ver, products = await catalog_store.load_catalog(r, shop_id)
+        pop, engagement = await self._signals(r, shop_id)
+        snap = CatalogSnapshot(ver, Catalog.build(products), pop, now, engagement)
+        self.catalogs[shop_id] = snap
         return snap
 
     @staticmethod
