@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from app.config import EMBEDDED_BY_CLI
+
 ADMIN = "bench-admin"
 
 
@@ -30,7 +32,7 @@ def free_port() -> int:
 def env_for(data_dir: Path) -> dict[str, str]:
     env = {**os.environ, "STOREFRONT_DATA_DIR": str(data_dir), "STOREFRONT_ADMIN_TOKEN": ADMIN}
     env.pop("STOREFRONT_REDIS_URL", None)
-    env.pop("STOREFRONT_REDIS_EMBEDDED_BY_CLI", None)
+    env.pop(EMBEDDED_BY_CLI, None)
     return env
 
 

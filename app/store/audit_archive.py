@@ -51,6 +51,8 @@ from redis.exceptions import LockError, RedisError
 
 from app.store import keys
 from app.store.shops import list_shops
+from app.store.streams import pages
+from app.store.streams import text as _s
 
 log = logging.getLogger("storefront.rights.archive")
 
@@ -60,7 +62,7 @@ CURSOR = "cursor"  # the state hash's field for the last archived id; the others
 
 
 def parse_id(raw: str | bytes) -> StreamId:
-    ms, _, seq = (raw.decode() if isinstance(raw, bytes) else raw).partition("-")
+    ms, _, seq = _s(raw).partition("-")
     return int(ms), int(seq or 0)
 
 
@@ -144,11 +146,8 @@ class AuditArchive:
         cursor = parse_id(state[CURSOR]) if CURSOR in state else None
         sizes = {day: int(v) for day, v in state.items() if day != CURSOR}
         moved = 0
-        while True:
-            start = "(" + format_id(cursor) if cursor is not None else "-"
-            entries = await self.redis.xrange(keys.rights_audit(shop_id), min=start, count=self.batch) or []
-            if not entries:
-                break
+        start = "(" + format_id(cursor) if cursor is not None else "-"
+        async for entries in pages(self.redis, keys.rights_audit(shop_id), start, self.batch):
             by_day: dict[str, list[bytes]] = {}
             for entry_id, fields in entries:
                 sid = parse_id(_s(entry_id))
@@ -161,8 +160,6 @@ class AuditArchive:
             sizes.update(committed)
             moved += len(entries)
             await lock.reacquire()  # (a long backlog: keep the lock while working)
-            if len(entries) < self.batch:
-                break
         return moved, cursor
 
     def _append(self, shop_id: str, by_day: Mapping[str, list[bytes]], sizes: Mapping[str, int]) -> dict[str, int]:
@@ -274,7 +271,4 @@ def _fsync_dir(path: Path) -> None:
     finally:
         os.close(fd)
 
-
-def _s(x: Any) -> str:
-    return x.decode() if isinstance(x, bytes) else str(x)
 

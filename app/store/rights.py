@@ -34,6 +34,8 @@ from app.rights.policy import NONE_ARM, RightsDecision, pacing_allowance
 from app.store import keys
 from app.store.audit_archive import AuditArchive, StreamId, format_id, parse_id
 from app.store.script_lane import ScriptLane
+from app.store.streams import pages
+from app.store.streams import text as _s
 from app.store.visitors import EVENT_LOG_MAXLEN
 
 _GRANT_LUA = resources.files("app.store").joinpath("lua/rights_grant.lua").read_text()
@@ -299,14 +301,10 @@ class RightsStore:
             last = await anyio.to_thread.run_sync(from_disk)
             if last is not None:  # (the archive read is at or after the window's start)
                 start = "(" + format_id(last)
-        while True:
-            entries = await self.redis.xrange(key, min=start, count=batch) or []
+        async for entries in pages(self.redis, key, start, batch):
             for _, fields in entries:
                 if fields:
                     log.add({_s(k): v for k, v in fields.items()})
-            if len(entries) < batch:
-                break
-            start = "(" + _s(entries[-1][0])
         raw = await self.redis.hgetall(keys.rights_feature_layouts(shop_id))
         return log.table({_s(k): orjson.loads(v) for k, v in raw.items()})
 
@@ -323,9 +321,6 @@ def _field(fields: Mapping[Any, Any] | None, name: str) -> Any:
     value = fields.get(name.encode())
     return fields.get(name) if value is None else value
 
-
-def _s(x: Any) -> str:
-    return x.decode() if isinstance(x, bytes) else str(x)
 
 
 def _skipped(x: Any) -> tuple[str, ...]:
