@@ -84,6 +84,7 @@ class ArchiveRun:
     trimmed: int = 0
     removed_days: tuple[str, ...] = ()
     skipped: bool = False
+    error: str | None = None  # why this shop's run failed (the other shops' runs went on)
 
 
 class AuditArchive:
@@ -99,6 +100,7 @@ class AuditArchive:
         self.lock_s = lock_s
         self.last_run_at: float | None = None  # the last whole run that succeeded (epoch s)
         self.last_error: str | None = None  # what the last run failed with (None: it did not)
+        self.failed_shops: dict[str, str] = {}  # shop -> why, from the last run
         self.moved_total = 0
 
     def folder(self, shop_id: str) -> Path:
@@ -107,21 +109,37 @@ class AuditArchive:
         return self.root / shop_id
 
     async def run(self, now: float | None = None) -> list[ArchiveRun]:
-        """Archive every shop's stream (the periodic task's call); :meth:`status` says how it went."""
+        """Archive every shop's stream (the periodic task's call); :meth:`status` says how it went.
+
+        One shop's failure (its folder unwritable, a lost lock) is kept in its run and the
+        others still move: a bad folder must not stop every shop's archive behind it."""
         try:
-            runs = [await self.archive_shop(shop_id, now) for shop_id in await list_shops(self.redis)]
-        except (RedisError, OSError, ValueError) as exc:
+            shops = await list_shops(self.redis)
+        except RedisError as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             raise
-        self.last_run_at, self.last_error = time.time(), None
+        runs = [await self._archive_or_say_why(shop_id, now) for shop_id in shops]
+        self.failed_shops = {r.shop_id: r.error for r in runs if r.error is not None}
         self.moved_total += sum(r.moved for r in runs)
+        if self.failed_shops:
+            shop_id, error = next(iter(self.failed_shops.items()))
+            self.last_error = f"{len(self.failed_shops)} of {len(runs)} shops failed; shop {shop_id}: {error}"
+        else:
+            self.last_run_at, self.last_error = time.time(), None
         return runs
+
+    async def _archive_or_say_why(self, shop_id: str, now: float | None) -> ArchiveRun:
+        try:
+            return await self.archive_shop(shop_id, now)
+        except (RedisError, OSError, ValueError) as exc:
+            log.warning("rights archive of shop %s failed: %s", shop_id, exc)
+            return ArchiveRun(shop_id, error=f"{type(exc).__name__}: {exc}")
 
     def status(self) -> dict[str, Any]:
         """For the readiness probe: an operator sees a failing archive (a full disk) before
         the stream's cap starts to drop decisions."""
         return {"ok": self.last_error is None, "dir": str(self.root), "last_run_at": self.last_run_at, "moved": self.moved_total,
-                "error": self.last_error}
+                "error": self.last_error, "failed_shops": dict(self.failed_shops)}
 
     async def archive_shop(self, shop_id: str, now: float | None = None) -> ArchiveRun:
         """Move the shop's unarchived entries to disk, trim the stream, expire old days."""

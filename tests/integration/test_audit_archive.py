@@ -212,12 +212,34 @@ def test_a_failing_archive_says_why_and_moves_nothing(served: TestClient, tmp_pa
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the archive's folder should be")
     broken = AuditArchive(c.app.state.storefront.redis, blocked)
-    with pytest.raises(OSError):
-        c.portal.call(broken.run)
+    runs = {r.shop_id: r for r in c.portal.call(broken.run)}
+    assert runs[shop.shop_id].error is not None and runs[shop.shop_id].moved == 0
     status = broken.status()
     assert not status["ok"] and status["last_run_at"] is None and "Error" in status["error"]
+    assert shop.shop_id in status["failed_shops"]
     assert CURSOR not in state(c, shop) and stream_length(c, shop) == 1  # nothing moved, nothing trimmed
     assert c.get("/readyz").json()["checks"]["rights_archive"]["every_s"] is None  # (this app's archive task is off)
+
+
+def test_one_shops_bad_folder_does_not_stop_the_others(served: TestClient, tmp_path: Path) -> None:
+    c = served
+    bad, good = open_shop(c), open_shop(c)
+    then = round(time.time() - 3 * DAY, 3)
+    decide(c, bad, ["b1"], then)
+    decide(c, good, ["g1"], then)
+    root = tmp_path / "rights-log"
+    root.mkdir()
+    (root / bad.shop_id).write_text("a file where the shop's folder should be")
+    archive = AuditArchive(c.app.state.storefront.redis, root)
+    runs = {r.shop_id: r for r in c.portal.call(archive.run, time.time() + LATER)}
+    assert runs[bad.shop_id].error is not None and runs[bad.shop_id].moved == 0
+    assert runs[good.shop_id].error is None and runs[good.shop_id].moved == 1  # (its shop came after or before: either way)
+    assert stream_length(c, bad) == 1 and stream_length(c, good) == 0
+    status = archive.status()
+    assert not status["ok"] and list(status["failed_shops"]) == [bad.shop_id] and bad.shop_id in status["error"]
+    (root / bad.shop_id).unlink()  # the operator mends the folder: the next run catches up and says all is well
+    runs = {r.shop_id: r for r in c.portal.call(archive.run, time.time() + LATER)}
+    assert runs[bad.shop_id].moved == 1 and archive.status()["ok"] and archive.status()["failed_shops"] == {}
 
 
 def test_a_folder_outside_the_archive_is_never_a_shop(served: TestClient) -> None:
