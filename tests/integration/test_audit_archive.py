@@ -227,13 +227,13 @@ def test_one_shops_bad_folder_does_not_stop_the_others(served: TestClient, tmp_p
     then = round(time.time() - 3 * DAY, 3)
     decide(c, bad, ["b1"], then)
     decide(c, good, ["g1"], then)
-    root = tmp_path / "rights-log"
+    root = tmp_path / "rights-log"  # (this archive also moves the module's other shops: later tests make their own)
     root.mkdir()
     (root / bad.shop_id).write_text("a file where the shop's folder should be")
     archive = AuditArchive(c.app.state.storefront.redis, root)
     runs = {r.shop_id: r for r in c.portal.call(archive.run, time.time() + LATER)}
     assert runs[bad.shop_id].error is not None and runs[bad.shop_id].moved == 0
-    assert runs[good.shop_id].error is None and runs[good.shop_id].moved == 1  # (its shop came after or before: either way)
+    assert runs[good.shop_id].error is None and runs[good.shop_id].moved == 1  # (listed before or after the bad one: either way)
     assert stream_length(c, bad) == 1 and stream_length(c, good) == 0
     status = archive.status()
     assert not status["ok"] and list(status["failed_shops"]) == [bad.shop_id] and bad.shop_id in status["error"]
