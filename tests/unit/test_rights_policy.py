@@ -168,6 +168,17 @@ def test_the_model_spread_lowers_the_cost_of_a_threshold_few_orders_reach() -> N
 
 
 @pytest.mark.parametrize(
+    ("who", "p", "p0", "profit"),
+    [("persuadable", 0.40, 0.10, 21.55), ("sure thing", 0.82, 0.80, -7.88)],
+)
+def test_the_readmes_worked_example_with_the_published_spread(who: str, p: float, p0: float, profit: float) -> None:
+    """README, "How rights are chosen": orders around 250, sigma 0.49 (models/uplift's manifest)."""
+    s = score(CASH20, ArmScore(p, p0, p * 250, p0 * 250, 250.0, order_value_spread=0.49), 0.35)
+    assert reach_probability(250, 199, 0.49) == pytest.approx(0.587, abs=1e-3)
+    assert s.profit == pytest.approx(profit, abs=0.005), who
+
+
+@pytest.mark.parametrize(
     ("daily", "seconds", "allowed"),
     [(240, 0, 10), (240, 43200, 130), (240, 86399, 240), (240, 90000, 240), (10, 0, 1), (10, 43200, 6), (0, 43200, 0), (1, 0, 1)],
 )
