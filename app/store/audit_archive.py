@@ -168,11 +168,11 @@ class AuditArchive:
         async for entries in pages(self.redis, keys.rights_audit(shop_id), start, self.batch):
             by_day: dict[str, list[bytes]] = {}
             for entry_id, fields in entries:
-                sid = parse_id(_s(entry_id))
+                sid = parse_id(entry_id)
                 line = orjson.dumps({"id": format_id(sid), **{_s(k): _s(v) for k, v in (fields or {}).items()}})
                 by_day.setdefault(day_of(sid[0]), []).append(line)
             committed = await anyio.to_thread.run_sync(self._append, shop_id, by_day, sizes)
-            cursor = parse_id(_s(entries[-1][0]))
+            cursor = parse_id(entries[-1][0])
             # the cursor and the sizes in one command: never one without the other
             await self.redis.hset(state_key, mapping={CURSOR: format_id(cursor), **{d: str(n) for d, n in committed.items()}})
             sizes.update(committed)
@@ -230,10 +230,10 @@ class AuditArchive:
         return removed
 
     def _remove_days_before(self, shop_id: str, oldest: str) -> tuple[str, ...]:
-        removed = tuple(day for day, path in self.day_files(shop_id) if day < oldest)
-        for day in removed:
-            (self.folder(shop_id) / f"{day}.jsonl.gz").unlink(missing_ok=True)
-        return removed
+        old = [(day, path) for day, path in self.day_files(shop_id) if day < oldest]
+        for _, path in old:
+            path.unlink(missing_ok=True)
+        return tuple(day for day, _ in old)
 
     def day_files(self, shop_id: str) -> list[tuple[str, Path]]:
         """The shop's day files, oldest first."""
