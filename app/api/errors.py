@@ -47,8 +47,11 @@ def _friendly(err: dict[str, Any]) -> str:
         return f"'{field}' is required."
     if t == "extra_forbidden":
         return f"'{field}' is not a known field."
-    if t == "json_invalid":
-        return "The request body is not valid JSON."
+    if t == "json_invalid":  # its location is the character offset where parsing stopped
+        at = err["loc"][-1] if err.get("loc") and isinstance(err["loc"][-1], int) else None
+        why = str((err.get("ctx") or {}).get("error", "")).rstrip(".")
+        where = f" at character {at}" if at is not None else ""
+        return f"The request body is not valid JSON{where}" + (f": {why}." if why else ".")
     msg = str(err.get("msg", "invalid value"))
     return msg[0].upper() + msg[1:] + ("" if msg.endswith(".") else ".")
 
@@ -57,6 +60,8 @@ def problems_from_validation(exc: RequestValidationError) -> list[Problem]:
     problems = []
     for err in exc.errors():
         loc = list(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            loc = ["body"]  # the whole body is bad: the offset goes into the message, not the path
         if loc and loc[0] in ("body", "query", "path"):
             where = loc.pop(0)
         else:

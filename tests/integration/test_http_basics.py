@@ -14,6 +14,16 @@ def test_a_json_body_is_read_whatever_its_declared_type(client: TestClient, shop
         assert r.status_code == 200, r.text
 
 
+def test_a_body_that_is_not_json_is_refused_at_the_root_with_where_it_broke(client: TestClient, shop: ShopKeys) -> None:
+    r = client.put(shop.url("/rights/t1"), content=b'{"name": "x",}', headers={**shop.merchant, "content-type": "application/json"})
+    assert r.status_code == 422
+    error = r.json()["error"]
+    # the offset is where parsing stopped (the stray comma's close brace), not a list index
+    assert error["path"] == "$" and error["details"][0]["code"] == "invalid_json"
+    assert error["message"].startswith("The request body is not valid JSON at character 13: ")
+    assert client.get(shop.url("/rights/t1"), headers=shop.merchant).status_code == 404  # nothing written
+
+
 def test_a_body_over_the_limit_is_refused_before_reading(client: TestClient, shop: ShopKeys) -> None:
     r = client.put(shop.url("/products"), content=b"{}", headers={**shop.merchant, "content-length": str(64 * 2**20)})
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
