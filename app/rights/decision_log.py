@@ -165,7 +165,7 @@ class DecisionLog:
             int(x.converted),
             _yuan(x.order_cents) if x.converted else None,
             int(x.redeemed),
-            _yuan(x.cost_cents),
+            _yuan(int(d.get("fixed") or 0) + x.cost_cents),  # the grant's own cost, paid used or not, and the redemption's
             d.get("arm", given),
             *(profit.get(r) for r in rights),
             *features,

@@ -294,6 +294,11 @@ class Right:
         return max_cost_cents(self.cost) or 0
 
     @property
+    def per_grant_cents(self) -> int:
+        """Paid on every grant, used or not (part of :attr:`max_cost_cents`)."""
+        return round((self.cost.get("per_grant") or 0.0) * 100)
+
+    @property
     def min_spend(self) -> float:
         return float(self.value.get("min_spend") or 0.0)
 

@@ -155,6 +155,7 @@ def grant_args(
             -1 if r.daily_count is None else pacing_allowance(r.daily_count, into_day),
             -1 if r.daily_cents is None else pacing_allowance(r.daily_cents, into_day),
             r.per_visitor_limit,
+            r.per_grant_cents,
         ])
     args: list[str | int | bytes] = [
         round(now * 1000), day, _json(body), round(hold * 1000), grant_id, AUDIT_MAXLEN,

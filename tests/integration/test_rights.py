@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -315,6 +316,38 @@ def test_an_unredeemed_grant_gives_its_reservation_back_after_its_term_and_grace
     assert (s["spend"], s["reserved"], s["redeemed"]) == (35.0, 65.0, 2)
     listed = client.get(shop.url("/rights:stats"), headers=shop.merchant).json()["rights"]
     assert [(x["id"], x["spend"], x["reserved"], x["released"]) for x in listed] == [("pct", 35.0, 65.0, 30.0)]
+
+
+def test_a_per_grant_cost_is_spent_when_granted_and_never_given_back(client: TestClient, rich_shop: ShopKeys) -> None:
+    """A fee paid per coupon granted (here 1 of the worst case 10) is money gone whether or
+    not the coupon is used: it counts in spend at once, a lapse releases only the unused
+    redemption's 9, and the decision log's cost holds it. Otherwise every lapsed grant
+    would hand its fee back to the budget and the budget could be overspent by the fees."""
+    shop = rich_shop
+    fee = {"name": "赠小样", "kind": "gift", "value": {"gift": "小样"}, "cost": {"per_grant": 1, "per_redemption": 9}}
+    put_right(client, shop, "fee", **fee, crowds=["women"], mode="crowd", budget={"money": 30}, valid={"grant_days": 1})
+    women = [{"visitor_id": v, "attributes": {"gender": "female"}} for v in ("w1", "w2", "w3", "w4")]
+    client.put(shop.url("/visitors"), json={"visitors": women}, headers=shop.merchant)
+    then = time.time() - 3 * 86400
+
+    assert render(client, shop, "w1", context={"ts": then})["rights"]["granted"]["id"] == "fee"
+    s = stats(client, shop, "fee")
+    assert (s["spend"], s["reserved"], s["remaining"]) == (1.0, 10.0, {"money": 20.0})
+    # w1's grant lapsed two days ago: the next grant releases its unused 9, not the fee
+    assert render(client, shop, "w2")["rights"]["granted"]["id"] == "fee"
+    s = stats(client, shop, "fee")
+    assert (s["granted"], s["spend"], s["reserved"], s["released"]) == (2, 2.0, 11.0, 9.0)
+    assert purchase(client, shop, "w2", "w2-1", 80, "fee")["rights"][0]["result"] == "redeemed"
+    s = stats(client, shop, "fee")
+    assert (s["spend"], s["reserved"], s["remaining"]) == (11.0, 11.0, {"money": 19.0})
+    # 19 left: one more worst case (10) fits, a second would not
+    assert render(client, shop, "w3")["rights"]["granted"]["id"] == "fee"
+    last = render(client, shop, "w4")["rights"]
+    assert last["granted"] is None and last["skipped"] == ["fee:budget_money"]
+    r = client.get(shop.url("/rights:log"), params={"complete_only": "false", "format": "jsonl"}, headers=shop.merchant)
+    assert r.status_code == 200, r.text
+    cost = {x["visitor"]: x["cost"] for x in map(json.loads, r.text.splitlines()) if x["arm"] == "fee"}
+    assert cost == {"w1": 1.0, "w2": 10.0, "w3": 1.0}
 
 
 def test_the_stored_decision_is_json_whatever_its_text_holds(client: TestClient) -> None:

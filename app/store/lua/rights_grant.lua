@@ -5,9 +5,12 @@
 -- can both see the last unit free. Money is reserved at the right's worst-case cost
 -- per grant, so redemptions can never spend more than the budget.
 --
--- An unredeemed grant stops holding its reservation once its term and a grace period
--- for late purchase events are over: each call first releases up to 50 such grants
--- (KEYS[4]), so a budget is not used up by coupons nobody can use any more.
+-- A right's per-grant cost (a fee, printing) is paid whether or not the coupon is
+-- used: it is spent when granted and never released. The rest of the reservation (the
+-- worst redemption) is what a redemption settles and what a lapse gives back: an
+-- unredeemed grant stops holding it once its term and a grace period for late
+-- purchase events are over: each call first releases up to 50 such grants (KEYS[4]),
+-- so a budget is not used up by coupons nobody can use any more.
 --
 -- KEYS[1] the visitor's rights hash (field "current": the live decision as JSON;
 --         "n:<right>": redemptions so far), KEYS[2] the shop's rights counters hash,
@@ -25,7 +28,8 @@
 -- (one string: far cheaper for the client to send than 8 arguments a candidate) of
 -- [id, grant end (ms), reserved cost (cents), count budget, money budget (cents),
 -- today's count allowance, today's money allowance (cents) (-1 where unlimited),
--- how many redemptions one visitor may make].
+-- how many redemptions one visitor may make, the per-grant cost (cents, part of the
+-- reserved cost)].
 -- Only when the uplift model read the visitor's feature row: ARGV[11] that row (a JSON
 -- array of numbers, null for missing), ARGV[12] its layout, ARGV[13] (optional: the
 -- client sends it once per shop and layout) the layout's column names (JSON array).
@@ -89,6 +93,7 @@ local skipped = {}
 for _, c in ipairs(cjson.decode(ARGV[10])) do
   local id, until_ms, cost = c[1], c[2], c[3]
   local count_budget, money_budget, day_count, day_money, limit = c[4], c[5], c[6], c[7], c[8]
+  local fixed = c[9] or 0  -- spent now; cost - fixed is what a redemption settles or a lapse releases
   local why = nil
   if tonumber(redis.call('HGET', vkey, 'n:' .. id) or '0') >= limit then
     why = 'visitor_limit'
@@ -106,14 +111,20 @@ for _, c in ipairs(cjson.decode(ARGV[10])) do
     redis.call('HINCRBY', stats, id .. ':reserved', cost)
     redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':granted', 1)
     redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':reserved', cost)
+    if fixed > 0 then
+      redis.call('HINCRBY', stats, id .. ':spend', fixed)
+    end
     if explore then
       redis.call('HINCRBY', stats, id .. ':x:n', 1)
     end
+    local held = cost - fixed
     local skipped_text = table.concat(skipped, ',')
-    local body = body_with(jstr(id), until_ms, ',"reserved":' .. string.format('%.0f', cost), skipped_text)
+    local money = ',"reserved":' .. string.format('%.0f', held)
+    if fixed > 0 then money = money .. ',"fixed":' .. string.format('%.0f', fixed) end
+    local body = body_with(jstr(id), until_ms, money, skipped_text)
     redis.call('HSET', vkey, 'current', body)
-    if cost > 0 then
-      redis.call('ZADD', outstanding, until_ms + grace, id .. '|' .. cost .. '|' .. grant_id)
+    if held > 0 then
+      redis.call('ZADD', outstanding, until_ms + grace, id .. '|' .. held .. '|' .. grant_id)
     end
     audit_add(body)
     return {'granted', id, body, skipped_text}
