@@ -3,7 +3,8 @@
 An event counts for a visitor's variant when it happened at or after the visitor's
 first exposure in that phase and before the phase stopped. Purchases make conversions
 and revenue, clicks make click-through, redemptions of discount rights (logged by the
-rights' purchase script with their cost as the amount) make the rights cost. The
+rights' purchase script with their cost as the amount) and rights' per-grant fees
+(logged by the grant script) make the rights cost. The
 records are small strings because they live in Redis hashes of one field per visitor:
 
     exposure  "variant|first exposure ms|pre-exposure spend cents|pre orders|pre clicks"
@@ -60,12 +61,12 @@ class Outcome:
             return replace(self, orders=self.orders + 1, revenue_cents=self.revenue_cents + amount_cents, first_purchase_ms=first)
         if event_type == "click":
             return replace(self, clicks=self.clicks + 1)
-        if event_type == "redemption":
+        if event_type in ("redemption", "grant_fee"):
             return replace(self, rights_cost_cents=self.rights_cost_cents + amount_cents)
         return self
 
 
-COUNTED = frozenset({"purchase", "click", "redemption"})
+COUNTED = frozenset({"purchase", "click", "redemption", "grant_fee"})
 
 
 @dataclass(frozen=True)

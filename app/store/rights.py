@@ -86,7 +86,7 @@ class DecisionFeatures:
     values: np.ndarray
 
     def args(self, with_names: bool) -> list[str | int | bytes]:
-        """The grant script's ARGV[11:]: the row (NaN as null: orjson's own rule), its
+        """The grant script's ARGV[13:]: the row (NaN as null: orjson's own rule), its
         layout and, ``with_names``, the layout's column names (about 1 KB, so sent once
         per shop and layout, not with every grant: a grant is on the render path)."""
         row: list[str | int | bytes] = [orjson.dumps(self.values, option=orjson.OPT_SERIALIZE_NUMPY), self.spec.layout]
@@ -160,6 +160,7 @@ def grant_args(
     args: list[str | int | bytes] = [
         round(now * 1000), day, _json(body), round(hold * 1000), grant_id, AUDIT_MAXLEN,
         decision.arm, int(decision.explore), round(RELEASE_GRACE_S * 1000), _json(candidates),
+        str(audit.get("visitor", "")), EVENT_LOG_MAXLEN,
     ]
     if features is not None:
         args += features.args(with_names)
@@ -205,7 +206,7 @@ class RightsStore:
         args = grant_args(decision, rights, now, zone, audit, secrets.token_hex(8), features, with_names=not named)
         kv = [
             keys.rights_visitor(shop_id, visitor_id), keys.rights_stats(shop_id), keys.rights_audit(shop_id), keys.rights_outstanding(shop_id),
-            keys.rights_feature_layouts(shop_id),
+            keys.rights_feature_layouts(shop_id), keys.event_log(shop_id),
         ]
         reply = await self._grant(keys=kv, args=args)
         status = _s(reply[0])

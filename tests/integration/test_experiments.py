@@ -279,8 +279,12 @@ def test_the_holdout_sees_no_personalization_and_is_reported(client: TestClient,
 
 
 def test_the_money_rights_give_away_counts_for_the_variant_that_granted_them(client: TestClient, ready: ShopKeys) -> None:
-    """rights_cost: each redemption's cost, logged by the rights' purchase script, per variant."""
-    right = {"name": "满199减20", "kind": "amount_off", "value": {"amount": 20, "min_spend": 199}, "default": True, "budget": {"money": 1000}}
+    """rights_cost: each redemption's cost, logged by the rights' purchase script, and each
+    grant's fee, logged by the grant script, per variant."""
+    right = {
+        "name": "满199减20", "kind": "amount_off", "value": {"amount": 20, "min_spend": 199}, "default": True, "budget": {"money": 1000},
+        "cost": {"per_grant": 1.5},  # the amount off (20 a redemption) is implied
+    }
     assert client.put(ready.url("/rights/all20"), json=right, headers=ready.merchant).status_code == 201
     body = {
         "name": "Rights or not", "lever": {"type": "rights"},
@@ -306,6 +310,6 @@ def test_the_money_rights_give_away_counts_for_the_variant_that_granted_them(cli
     res = client.get(ready.url("/experiments/rx/results"), headers=ready.merchant)
     assert res.status_code == 200, res.text
     by_key = {v["key"]: v for v in res.json()["variants"]}
-    assert by_key["given"]["metrics"]["rights_cost"] == {"mean": pytest.approx(20.0), "std": 0.0, "sum": pytest.approx(20.0 * len(granted))}
+    assert by_key["given"]["metrics"]["rights_cost"] == {"mean": pytest.approx(21.5), "std": 0.0, "sum": pytest.approx(21.5 * len(granted))}
     assert by_key["bare"]["metrics"]["rights_cost"]["sum"] == 0.0
-    assert by_key["given"]["vs_control"]["rights_cost"]["difference"] == pytest.approx(20.0)
+    assert by_key["given"]["vs_control"]["rights_cost"]["difference"] == pytest.approx(21.5)

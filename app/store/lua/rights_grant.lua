@@ -10,13 +10,15 @@
 -- worst redemption) is what a redemption settles and what a lapse gives back: an
 -- unredeemed grant stops holding it once its term and a grace period for late
 -- purchase events are over: each call first releases up to 50 such grants (KEYS[4]),
--- so a budget is not used up by coupons nobody can use any more.
+-- so a budget is not used up by coupons nobody can use any more. The fee also goes to
+-- the shop's event log as a "grant_fee" line (amount: the fee), in this script, so
+-- experiments add it to their rights cost as they add redemptions.
 --
 -- KEYS[1] the visitor's rights hash (field "current": the live decision as JSON;
 --         "n:<right>": redemptions so far), KEYS[2] the shop's rights counters hash,
 --         KEYS[3] the audit stream, KEYS[4] the outstanding grants (sorted set by
 --         release time: "<right>|<reserved cents>|<grant id>"), KEYS[5] the feature
---         layouts hash (layout -> column names).
+--         layouts hash (layout -> column names), KEYS[6] the shop's event log stream.
 -- ARGV[1] now (ms), ARGV[2] today (local YYYYMMDD), ARGV[3] the decision as a JSON
 -- object (without right, grant id, end, time, reservation and skipped, which this
 -- script appends as text: cjson's decode and encode of it were half the script's
@@ -30,8 +32,9 @@
 -- today's count allowance, today's money allowance (cents) (-1 where unlimited),
 -- how many redemptions one visitor may make, the per-grant cost (cents, part of the
 -- reserved cost)].
--- Only when the uplift model read the visitor's feature row: ARGV[11] that row (a JSON
--- array of numbers, null for missing), ARGV[12] its layout, ARGV[13] (optional: the
+-- ARGV[11] the visitor's id, ARGV[12] the event log's max length.
+-- Only when the uplift model read the visitor's feature row: ARGV[13] that row (a JSON
+-- array of numbers, null for missing), ARGV[14] its layout, ARGV[15] (optional: the
 -- client sends it once per shop and layout) the layout's column names (JSON array).
 -- The row goes to the audit entry only (fields "f" and "l"), never into the visitor's
 -- "current" value, which every page view reads back.
@@ -42,12 +45,13 @@ local now, day = tonumber(ARGV[1]), ARGV[2]
 local hold_none, grant_id, maxlen = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local arm, explore = ARGV[7], ARGV[8] == '1'
 local grace = tonumber(ARGV[9])
-local features, layout = ARGV[11], ARGV[12]
+local visitor, log_maxlen = ARGV[11], ARGV[12]
+local features, layout = ARGV[13], ARGV[14]
 
 -- the decision's audit entry: the decision, and the feature row when there is one
 local function audit_add(body)
   if features then
-    if ARGV[13] then redis.call('HSETNX', KEYS[5], layout, ARGV[13]) end
+    if ARGV[15] then redis.call('HSETNX', KEYS[5], layout, ARGV[15]) end
     redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body, 'f', features, 'l', layout)
   else
     redis.call('XADD', audit, 'MAXLEN', '~', maxlen, '*', 'd', body)
@@ -113,6 +117,9 @@ for _, c in ipairs(cjson.decode(ARGV[10])) do
     redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':reserved', cost)
     if fixed > 0 then
       redis.call('HINCRBY', stats, id .. ':spend', fixed)
+      -- the event log's line format (app.store.visitors.EVENT_LOG_FIELDS); the grant id is its event id
+      local line = table.concat({'fee:' .. grant_id, 'grant_fee', visitor, ARGV[1], '', fixed, ''}, '\t')
+      redis.call('XADD', KEYS[6], 'MAXLEN', '~', log_maxlen, '*', 'events', line)
     end
     if explore then
       redis.call('HINCRBY', stats, id .. ':x:n', 1)
