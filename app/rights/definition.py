@@ -290,8 +290,10 @@ class Right:
 
     @property
     def max_cost_cents(self) -> int:
-        """Reserved per grant: the worst case (0 when unbounded and no money budget needs it)."""
-        return max_cost_cents(self.cost) or 0
+        """Reserved per grant: the worst case (when unbounded, which no money budget allows,
+        only the per-grant cost, which is spent at once)."""
+        worst = max_cost_cents(self.cost)
+        return self.per_grant_cents if worst is None else worst
 
     @property
     def per_grant_cents(self) -> int:

@@ -145,6 +145,21 @@ def test_score_uses_the_cost_model() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "cost", "reserved", "fee"),
+    [
+        ({"percent": 10, "max_discount": 30}, {"per_grant": 0.5}, 3050, 50),  # the fee and the worst redemption
+        ({"percent": 10}, {"per_grant": 0.5}, 50, 50),  # unbounded (no money budget allowed): the fee alone
+        ({"percent": 10}, {}, 0, 0),
+    ],
+)
+def test_a_grant_reserves_its_worst_case_of_which_the_fee_is_spent_at_once(
+    value: dict[str, float], cost: dict[str, float], reserved: int, fee: int
+) -> None:
+    r = right("pct", kind="percent_off", value=value, cost=cost)
+    assert (r.max_cost_cents, r.per_grant_cents) == (reserved, fee)
+
+
+@pytest.mark.parametrize(
     ("value", "min_spend", "spread", "p"),
     [
         (250, 0, 0.5, 1.0),  # no threshold

@@ -117,7 +117,7 @@ for _, c in ipairs(cjson.decode(ARGV[10])) do
     redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':reserved', cost)
     if fixed > 0 then
       redis.call('HINCRBY', stats, id .. ':spend', fixed)
-      -- the event log's line format (app.store.visitors.EVENT_LOG_FIELDS); the grant id is its event id
+      -- the event log's line format (app.store.visitors.EVENT_LOG_FIELDS); "fee:<grant id>" its event id
       local line = table.concat({'fee:' .. grant_id, 'grant_fee', visitor, ARGV[1], '', fixed, ''}, '\t')
       redis.call('XADD', KEYS[6], 'MAXLEN', '~', log_maxlen, '*', 'events', line)
     end
