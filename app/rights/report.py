@@ -88,9 +88,9 @@ def right_report(right: Right, tally: Tally, none: Tally, seconds_into_day: floa
         "granted": tally.granted,
         "redeemed": tally.redeemed,
         "redemption_rate": round(tally.redeemed / tally.granted, 4) if tally.granted else None,
-        "spend": round(tally.spend / 100, 2),
+        "spend": round(tally.spend / 100, 2),  # per-grant fees as granted, and redemptions
         # what the money budget is charged with: the worst case of every grant still
-        # outstanding plus what redeemed grants really cost
+        # outstanding plus what was really spent (fees, redemptions)
         "reserved": round(tally.reserved / 100, 2),
         "released": round(tally.released / 100, 2),
         "budget": {"money": None if right.budget_cents is None else right.budget_cents / 100, "count": right.budget_count},
