@@ -13,12 +13,10 @@ timeout and fall back to the old configuration.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -34,6 +32,7 @@ from app.rights.settings import RightsSettings
 from app.serving.banners import CompiledBanner
 from app.store import catalog as catalog_store
 from app.store import keys
+from app.store.shared_loads import SharedLoads
 from app.store.shops import ShopRecord
 
 
@@ -78,34 +77,6 @@ def build_config(version: int, shop: ShopRecord, cfg: dict[str, dict[str, Any]])
     rights = {rid: Right.from_body(rid, body) for rid, body in sorted(cfg.get("right", {}).items())}
     rights_settings = RightsSettings.from_mapping(shop.settings.get("rights", {}))
     return ShopConfig(version, shop, crowds, blocks, pages, derived, banners, experiments, holdout, rights, rights_settings)
-
-
-T = TypeVar("T")
-
-
-class SharedLoads:
-    """At most one load per key in flight; callers who ask meanwhile await the same one.
-
-    The load is shielded: a caller that gives up (its timeout) does not cancel it for the
-    others, and its result is still kept for the next page view.
-    """
-
-    def __init__(self) -> None:
-        self._running: dict[str, asyncio.Future[Any]] = {}
-
-    async def run(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
-        task = self._running.get(key)
-        if task is None or task.get_loop() is not asyncio.get_running_loop():
-            task = asyncio.ensure_future(load())
-            self._running[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
-        return await asyncio.shield(task)
-
-    def _forget(self, key: str, done: asyncio.Future[Any]) -> None:
-        if self._running.get(key) is done:
-            del self._running[key]
-        if not done.cancelled():
-            done.exception()  # (retrieved: if every caller gave up, the error is not "never retrieved")
 
 
 @dataclass

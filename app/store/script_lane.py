@@ -33,6 +33,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app.store.shared_loads import SharedLoads
+
 Arg = str | int | float | bytes
 LANE_NAME = "storefront-script-lane"
 
@@ -116,7 +118,7 @@ class ScriptLane:
         self._timeout: float | None = self._kw.get("socket_timeout")
         self._replies: _Replies | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._opening: asyncio.Future[_Replies] | None = None
+        self._opens = SharedLoads()  # concurrent first calls share one connection attempt
 
     async def __call__(self, *, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         if not self.direct:
@@ -149,24 +151,16 @@ class ScriptLane:
             raise RedisTimeoutError(f"Redis did not answer the script within {self._timeout} s") from None
 
     async def _open(self) -> _Replies:
+        return await self._opens.run("connection", self._reopen)
+
+    async def _reopen(self) -> _Replies:
         loop = asyncio.get_running_loop()
-        if self._opening is not None and self._loop is loop and not self._opening.done():
-            return await asyncio.shield(self._opening)
         old = self._replies
         if old is not None and old.transport is not None and self._loop is loop:
             old.transport.close()
         self._loop, self._replies = loop, None
-        self._opening = loop.create_future()
-        try:
-            replies = await self._connect(loop)
-        except BaseException as exc:
-            self._opening.set_exception(exc if isinstance(exc, Exception) else RedisConnectionError("connect cancelled"))
-            self._opening.exception()  # (retrieved: a failure nobody else awaited is not logged as lost)
-            self._opening = None
-            raise
-        self._replies = replies
-        self._opening.set_result(replies)
-        return replies
+        self._replies = await self._connect(loop)
+        return self._replies
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Replies:
         kw = self._kw
