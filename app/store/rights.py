@@ -324,7 +324,6 @@ def _field(fields: Mapping[Any, Any] | None, name: str) -> Any:
     return fields.get(name) if value is None else value
 
 
-
 def _skipped(x: Any) -> tuple[str, ...]:
     s = _s(x)
     return tuple(s.split(",")) if s else ()
