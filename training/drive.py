@@ -23,6 +23,7 @@ import httpx
 import numpy as np
 from tqdm import tqdm
 
+from app.core.profile import Event
 from training.simulator import SimConfig, Simulation, simulate
 
 
@@ -53,10 +54,33 @@ def shifted(sim: Simulation, end: float) -> Simulation:
     )
 
 
-def _check(r: httpx.Response, what: str) -> dict[str, Any]:
+def checked(r: httpx.Response, what: str) -> dict[str, Any]:
     if r.status_code >= 300:
         raise SystemExit(f"{what} failed: {r.status_code} {r.text[:300]}")
     return r.json()  # type: ignore[no-any-return]
+
+
+def upload_shop(client: httpx.Client, sim: Simulation, *, shop: str, merchant_key: str) -> None:
+    """The catalog and the CRM visitors, through the merchant API."""
+    m = {"Authorization": f"Bearer {merchant_key}"}
+    products = [p.as_dict() for p in sim.products]
+    for i in range(0, len(products), 5000):
+        checked(client.put(f"/v1/shops/{shop}/products", json={"products": products[i : i + 5000]}, headers=m), "catalog upload")
+    known = [{"visitor_id": v.visitor_id, "attributes": dict(v.known_attributes)} for v in sim.visitors if v.known]
+    for i in range(0, len(known), 5000):
+        checked(client.put(f"/v1/shops/{shop}/visitors", json={"visitors": known[i : i + 5000]}, headers=m), "visitor upload")
+
+
+def event_item(ev: Event) -> dict[str, Any]:
+    """One simulated event as the events API takes it."""
+    item: dict[str, Any] = {"event_id": ev.event_id, "type": ev.type, "visitor_id": ev.visitor_id, "ts": round(ev.ts, 3)}
+    if ev.product_id:
+        item["product_id"] = ev.product_id
+    if ev.amount_cents is not None:
+        item["amount"] = ev.amount_cents / 100
+    if ev.render_id:
+        item["render_id"] = ev.render_id
+    return item
 
 
 def drive(
@@ -70,21 +94,14 @@ def drive(
     batch: int = 200,
     progress: bool = True,
 ) -> DriveResult:
-    m = {"Authorization": f"Bearer {merchant_key}"}
     s = {"Authorization": f"Bearer {storefront_key}"}
-    products = [p.as_dict() for p in sim.products]
-    for i in range(0, len(products), 5000):
-        _check(client.put(f"/v1/shops/{shop}/products", json={"products": products[i : i + 5000]}, headers=m), "catalog upload")
-    known = [{"visitor_id": v.visitor_id, "attributes": dict(v.known_attributes)} for v in sim.visitors if v.known]
-    for i in range(0, len(known), 5000):
-        _check(client.put(f"/v1/shops/{shop}/visitors", json={"visitors": known[i : i + 5000]}, headers=m), "visitor upload")
-
+    upload_shop(client, sim, shop=shop, merchant_key=merchant_key)
     result = DriveResult()
     pending: list[dict[str, Any]] = []
 
     def flush() -> None:
         if pending:
-            body = _check(client.post(f"/v1/shops/{shop}/events", json={"events": pending}, headers=s), "events")
+            body = checked(client.post(f"/v1/shops/{shop}/events", json={"events": pending}, headers=s), "events")
             result.events_sent += len(pending)
             result.events_accepted += int(body["accepted"])
             pending.clear()
@@ -94,15 +111,7 @@ def drive(
     for ctx in tqdm(sessions, desc="replaying", unit=" sessions", disable=not progress, mininterval=0.5):
         # everything that happened before this page view reaches the service first
         while e < len(sim.events) and sim.events[e].ts < ctx.ts:
-            ev = sim.events[e]
-            item: dict[str, Any] = {"event_id": ev.event_id, "type": ev.type, "visitor_id": ev.visitor_id, "ts": round(ev.ts, 3)}
-            if ev.product_id:
-                item["product_id"] = ev.product_id
-            if ev.amount_cents is not None:
-                item["amount"] = ev.amount_cents / 100
-            if ev.render_id:
-                item["render_id"] = ev.render_id
-            pending.append(item)
+            pending.append(event_item(sim.events[e]))
             if len(pending) >= batch:
                 flush()
             e += 1
@@ -116,13 +125,32 @@ def drive(
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.drive", description=__doc__.split("\n\n")[0])
+def add_shop_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", default="http://127.0.0.1:8000")
     p.add_argument("--shop", default="sim")
     p.add_argument("--admin-token", help="create the shop with this token (else give its keys)")
     p.add_argument("--merchant-key")
     p.add_argument("--storefront-key")
+
+
+def shop_keys(client: httpx.Client, args: argparse.Namespace) -> tuple[str, str]:
+    """(merchant key, storefront key): the shop created with the admin token, or the keys given."""
+    merchant, storefront = args.merchant_key, args.storefront_key
+    if args.admin_token:
+        body = checked(
+            client.post("/v1/shops", json={"shop_id": args.shop, "name": f"simulated {args.shop}"}, headers={"Authorization": f"Bearer {args.admin_token}"}),
+            "shop creation",
+        )
+        merchant, storefront = body["merchant_key"], body["storefront_key"]
+        print(f"created shop {args.shop}: merchant key {merchant}, storefront key {storefront}", file=sys.stderr)
+    if not (merchant and storefront):
+        raise SystemExit("give --admin-token, or both --merchant-key and --storefront-key")
+    return merchant, storefront
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.drive", description=__doc__.split("\n\n")[0])
+    add_shop_arguments(p)
     p.add_argument("--page", default="home", help="the page to render (the shop needs it configured)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--visitors", type=int, default=2000)
@@ -130,16 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sim = shifted(simulate(SimConfig(seed=args.seed, n_visitors=args.visitors, days=args.days), progress=True), time.time() - 60)
     with httpx.Client(base_url=args.base, timeout=30) as client:
-        merchant, storefront = args.merchant_key, args.storefront_key
-        if args.admin_token:
-            body = _check(
-                client.post("/v1/shops", json={"shop_id": args.shop, "name": f"simulated {args.shop}"}, headers={"Authorization": f"Bearer {args.admin_token}"}),
-                "shop creation",
-            )
-            merchant, storefront = body["merchant_key"], body["storefront_key"]
-            print(f"created shop {args.shop}: merchant key {merchant}, storefront key {storefront}", file=sys.stderr)
-        if not (merchant and storefront):
-            raise SystemExit("give --admin-token, or both --merchant-key and --storefront-key")
+        merchant, storefront = shop_keys(client, args)
         result = drive(client, sim, shop=args.shop, merchant_key=merchant, storefront_key=storefront, page=args.page)
     print(result.summary())
     return 0
