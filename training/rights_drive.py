@@ -301,10 +301,14 @@ def write_outputs(run: CampaignRun, out: Path) -> list[Path]:
     ax[0].set_title("What each right added")
     ax[0].legend(fontsize=8)
     pol = s["policies"]
-    keys = [k for k in pol if k != "served_greedy_share"]
-    ax[1].barh(keys, [pol[k]["value"] for k in keys], color=["tab:blue" if k == "served" else "tab:grey" for k in keys])
+    keys = list(pol)
+    ax[1].barh(keys, [pol[k]["value"] for k in keys], color=["tab:blue" if k.startswith("served") else "tab:grey" for k in keys])
     ax[1].set_xlabel("true incremental profit per visitor, yuan")
-    ax[1].set_title(f"The policy the service ran: {pol['served']['to_oracle_at_same_spend']:.0%} of the oracle at its spend")
+    ax[1].set_title(
+        f"The policy the service ran: {pol['served']['to_oracle_at_same_spend']:.0%} of the oracle at its spend\n"
+        f"({pol['served_greedy_share']['to_oracle_at_same_spend']:.0%} outside the randomized share, {s['explored_share']:.0%} of visitors)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(out / "rights_drive.png", dpi=110)
     plt.close(fig)
