@@ -24,7 +24,8 @@ What it prints, and writes to ``--out`` (``rights_drive.json``, ``rights_drive.p
 
 The simulation is moved forward by whole weeks so that it ends before now: the
 service's row of a visitor (days since, hour, weekday) is then the one the truth was
-computed at.
+computed at. Use a new shop for each run: a visitor's grant is sticky, so a second run
+in the same shop would count the first run's grants again.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def prepare(client: httpx.Client, live: Simulation, *, shop: str, merchant_key: 
     checked(client.put(f"/v1/shops/{shop}/settings", json={"rights": {"exploration": exploration, "margin_rate": margin}}, headers=m), "settings")
 
 
-def run_campaign(
+def drive_campaign(
     client: httpx.Client,
     sim: Simulation,
     *,
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = simulate(SimConfig(seed=args.seed, n_visitors=args.visitors, days=args.days), progress=True)
     with httpx.Client(base_url=args.base, timeout=60) as client:
         merchant, storefront = shop_keys(client, args)
-        run = run_campaign(client, sim, shop=args.shop, merchant_key=merchant, storefront_key=storefront, seed=args.seed, exploration=args.exploration, margin=args.margin)
+        run = drive_campaign(client, sim, shop=args.shop, merchant_key=merchant, storefront_key=storefront, seed=args.seed, exploration=args.exploration, margin=args.margin)
     print_report(run)
     for path in write_outputs(run, args.out):
         print(f"wrote {path}", file=sys.stderr)

@@ -30,9 +30,9 @@ from training.rights import DEMO_RIGHTS, Right
 from training.rights_drive import (
     WEEK,
     CampaignRun,
+    drive_campaign,
     live_end,
     print_report,
-    run_campaign,
     service_right,
     write_outputs,
 )
@@ -56,7 +56,7 @@ def run(sim: Simulation, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
     with TestClient(create_app(make_settings(data, uplift_dir=UPLIFT_DIR))) as client:
         shop = create_shop(client, "drive")
         # half the visitors randomized: enough explored visitors per arm for the estimates
-        yield run_campaign(
+        yield drive_campaign(
             client, sim, shop=shop.shop_id, merchant_key=shop.merchant_key, storefront_key=shop.storefront_key,
             exploration=0.5, margin=MARGIN, progress=False,
         )
