@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from app.experiments.attribution import COUNTED, Exposure, LoggedEvent, Outcome, Window, attribute
 from app.store import keys
+from app.store.streams import pages
 from app.store.visitors import read_event_log
 
 SETTLE_MS = 2_000  # events newer than this wait: their visitor's exposure may still be in a batch
@@ -63,10 +64,7 @@ async def catch_up(r: aioredis.Redis, shop_id: str, windows: Sequence[Window], *
     seen = 0
     async with r.lock(keys.attribution_lock(shop_id), timeout=120, blocking_timeout=60):
         cursor = str(await r.get(keys.attribution_cursor(shop_id)) or "0-0")  # replies are decoded text
-        while True:
-            entries: Any = await r.xrange(keys.event_log(shop_id), min=f"({cursor}", max=upto, count=CHUNK)
-            if not entries:
-                return seen
+        async for entries in pages(r, keys.event_log(shop_id), f"({cursor}", CHUNK, end=upto):
             events = _events(entries)
             seen += len(events)
             visitors = sorted({e.visitor_id for e in events})
@@ -90,6 +88,7 @@ async def catch_up(r: aioredis.Redis, shop_id: str, windows: Sequence[Window], *
                         pipe.hset(keys.experiment_outcomes(shop_id, w.experiment, w.phase), mapping={v: o.encode() for v, o in outs.items()})
                 pipe.set(keys.attribution_cursor(shop_id), cursor)
                 await pipe.execute()
+    return seen
 
 
 async def read_phase(r: aioredis.Redis, shop_id: str, exp_id: str, phase: int) -> tuple[dict[str, Exposure], dict[str, Outcome]]:

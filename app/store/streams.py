@@ -13,12 +13,13 @@ def text(x: Any) -> str:
     return x.decode() if isinstance(x, bytes) else str(x)
 
 
-async def pages(r: aioredis.Redis, key: str, start: str, count: int) -> AsyncIterator[list[Any]]:
-    """The stream's entries from ``start`` (XRANGE's syntax: ``-``, an id, or ``(id``
-    for after it) in pages of up to ``count`` (id, fields) pairs, each page read after
-    the last one's end; the last page is shorter (or the stream ended exactly on one)."""
+async def pages(r: aioredis.Redis, key: str, start: str, count: int, end: str = "+") -> AsyncIterator[list[Any]]:
+    """The stream's entries from ``start`` up to ``end`` (XRANGE's syntax: ``-``/``+``, an
+    id, or ``(id`` for after it) in pages of up to ``count`` (id, fields) pairs, each page
+    read after the last one's end; the last page is shorter (or the range ended exactly
+    on one)."""
     while True:
-        entries = await r.xrange(key, min=start, count=count) or []
+        entries = await r.xrange(key, min=start, max=end, count=count) or []
         if entries:
             yield entries
         if len(entries) < count:
