@@ -91,6 +91,10 @@ class RightsDecision:
     # P(this arm | exploring), the propensity within the randomized share alone, which
     # differs between visitors when crowds make different rights eligible
     arms: int = 0
+    # exploring decisions only: the arm the model would have chosen. The randomized rows
+    # whose greedy arm is a right r are a random sample of the visitors the model grants r
+    # to, so comparing their drawn arms estimates r's effect on its own grantees.
+    greedy: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"arm": self.arm, "reason": self.reason, "explore": self.explore, "candidates": list(self.candidates)}
@@ -98,6 +102,8 @@ class RightsDecision:
             out["propensity"] = round(self.propensity, 6)
         if self.arms:
             out["arms"] = self.arms
+        if self.greedy is not None:
+            out["greedy"] = self.greedy
         if self.scores:
             out["scores"] = [s.as_dict() for s in self.scores]
         return out
@@ -144,7 +150,7 @@ def decide(x: PolicyInputs) -> RightsDecision:
     if x.exploration > 0 and x.draw < x.exploration:
         arm = arms[min(int(x.pick * len(arms)), len(arms) - 1)]
         propensity = x.exploration / len(arms) + (1 - x.exploration) * (arm == greedy_arm)
-        return RightsDecision(() if arm == NONE_ARM else (arm,), "exploration: a random arm", arm, True, propensity, scored, hold, len(arms))
+        return RightsDecision(() if arm == NONE_ARM else (arm,), "exploration: a random arm", arm, True, propensity, scored, hold, len(arms), greedy_arm)
     propensity = (1 - x.exploration) + x.exploration / len(arms) if x.exploration > 0 else 1.0
     if greedy:
         best = scored[0]

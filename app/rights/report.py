@@ -5,12 +5,22 @@ arm was drawn at random: the purchase rate of visitors randomly given the right 
 that of visitors randomly given nothing, times the right's grants. Comparing all
 grantees with all non-grantees would measure whom the model picked, not what the right
 did.
+
+That average effect is the effect on a random visitor. The model grants a right to
+the visitors it expects to move most, so for its own grants the average runs low. The
+randomized rows also carry the arm the model would have chosen ("greedy"). The ones
+whose greedy arm is the right are a random sample of the visitors the model grants it
+to, and comparing their drawn arms (the right against nothing) estimates the effect on
+those visitors. The ``targeted`` estimate applies that effect to the grants made
+outside the randomized share and the average effect to the randomized grants. It
+needs many more randomized visitors, because it uses only one cell of them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.rights.definition import Right
@@ -34,36 +44,94 @@ class Tally:
     granted_today: int = 0
     reserved_today: int = 0
     released: int = 0  # reservations given back by grants that ended unredeemed
+    # the randomized rows of this arm by the arm the model would have chosen: (rows, conversions)
+    by_greedy: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @staticmethod
     def of(counters: dict[str, int], arm: str, day: str) -> Tally:
         g = counters.get
+        prefix = f"{arm}:xg:"
+        greedy = {k[len(prefix):].rpartition(":")[0] for k in counters if k.startswith(prefix)}
         return Tally(
             g(f"{arm}:granted", 0), g(f"{arm}:reserved", 0), g(f"{arm}:redeemed", 0), g(f"{arm}:spend", 0), g(f"{arm}:conv", 0),
             g(f"{arm}:x:n", 0), g(f"{arm}:x:conv", 0), g(f"{arm}:d:{day}:granted", 0), g(f"{arm}:d:{day}:reserved", 0),
-            g(f"{arm}:released", 0),
+            g(f"{arm}:released", 0), {a: (g(f"{prefix}{a}:n", 0), g(f"{prefix}{a}:conv", 0)) for a in sorted(greedy)},
         )
 
 
-def incremental(right: Tally, none: Tally) -> dict[str, Any]:
-    """Randomized estimate of the conversions the right added (with a 95 % interval)."""
-    out: dict[str, Any] = {
-        "explored": right.explored, "explored_conversions": right.explored_conversions,
-        "control_explored": none.explored, "control_conversions": none.explored_conversions,
-    }
-    if min(right.explored, none.explored) < MIN_EXPLORED:
-        out["status"] = f"not enough randomized visitors yet (at least {MIN_EXPLORED} per arm)"
+@dataclass(frozen=True)
+class RateDifference:
+    """Purchase rate of randomized rows given the right minus that of rows given nothing."""
+
+    n1: int
+    c1: int
+    n0: int
+    c0: int
+
+    @property
+    def enough(self) -> bool:
+        return min(self.n1, self.n0) >= MIN_EXPLORED
+
+    @property
+    def diff(self) -> float:
+        return self.c1 / self.n1 - self.c0 / self.n0
+
+    @property
+    def se(self) -> float:
+        p1, p0 = self.c1 / self.n1, self.c0 / self.n0
+        return math.sqrt(p1 * (1 - p1) / self.n1 + p0 * (1 - p0) / self.n0)
+
+    def counts(self) -> dict[str, int]:
+        return {"explored": self.n1, "explored_conversions": self.c1, "control_explored": self.n0, "control_conversions": self.c0}
+
+    def rates(self) -> dict[str, float]:
+        d, h = self.diff, Z95 * self.se
+        return {
+            "rate": round(self.c1 / self.n1, 5), "control_rate": round(self.c0 / self.n0, 5),
+            "uplift": round(d, 5), "uplift_low": round(d - h, 5), "uplift_high": round(d + h, 5),
+        }
+
+
+def _not_enough(what: str) -> str:
+    return f"not enough randomized visitors {what}yet (at least {MIN_EXPLORED} per arm)"
+
+
+def incremental(right_id: str, right: Tally, none: Tally) -> dict[str, Any]:
+    """Randomized estimates of the conversions the right added (with 95 % intervals): from
+    its average effect, and (``targeted``) from its effect on the visitors the model picks."""
+    avg = RateDifference(right.explored, right.explored_conversions, none.explored, none.explored_conversions)
+    out: dict[str, Any] = {**avg.counts(), "targeted": targeted(right_id, right, none, avg)}
+    if not avg.enough:
+        out["status"] = _not_enough("")
         return out
-    p1, p0 = right.explored_conversions / right.explored, none.explored_conversions / none.explored
-    se = math.sqrt(p1 * (1 - p1) / right.explored + p0 * (1 - p0) / none.explored)
-    diff = p1 - p0
+    d, h = avg.diff, Z95 * avg.se
     out.update(
         status="estimated",
-        rate=round(p1, 5), control_rate=round(p0, 5),
-        uplift=round(diff, 5), uplift_low=round(diff - Z95 * se, 5), uplift_high=round(diff + Z95 * se, 5),
-        incremental_conversions=round(diff * right.granted, 1),
-        incremental_low=round((diff - Z95 * se) * right.granted, 1),
-        incremental_high=round((diff + Z95 * se) * right.granted, 1),
+        **avg.rates(),
+        incremental_conversions=round(d * right.granted, 1),
+        incremental_low=round((d - h) * right.granted, 1),
+        incremental_high=round((d + h) * right.granted, 1),
+    )
+    return out
+
+
+def targeted(right_id: str, right: Tally, none: Tally, avg: RateDifference) -> dict[str, Any]:
+    """The effect on the randomized rows whose greedy arm is the right, applied to the
+    grants outside the randomized share; the randomized grants keep the average effect."""
+    cell = RateDifference(*right.by_greedy.get(right_id, (0, 0)), *none.by_greedy.get(right_id, (0, 0)))
+    picked = right.granted - right.explored  # grants the policy made, not the draw
+    out: dict[str, Any] = {**cell.counts(), "picked_grants": picked}
+    if not cell.enough or not avg.enough:  # the cell is part of the whole: enough here is enough there
+        out["status"] = _not_enough("among those the model picks ")
+        return out
+    est = picked * cell.diff + right.explored * avg.diff
+    # The cell's rows are among the average's, so the two estimates are not independent:
+    # adding their half-widths (not their variances) gives an interval at least 95 %.
+    half = Z95 * (picked * cell.se + right.explored * avg.se)
+    out.update(
+        status="estimated",
+        **cell.rates(),
+        incremental_conversions=round(est, 1), incremental_low=round(est - half, 1), incremental_high=round(est + half, 1),
     )
     return out
 
@@ -97,5 +165,5 @@ def right_report(right: Right, tally: Tally, none: Tally, seconds_into_day: floa
         "remaining": remaining,
         "today": today,
         "conversions": tally.conversions,
-        "incremental": incremental(tally, none),
+        "incremental": incremental(right.id, tally, none),
     }

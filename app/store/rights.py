@@ -70,6 +70,8 @@ class Grant:
             out["granted"] = {**right.summary(), "grant_id": d.get("grant_id"), "until": round(d["until_ms"] / 1000, 3)}
         if d.get("propensity") is not None:
             out["propensity"] = d["propensity"]
+        if d.get("greedy") is not None:  # an exploring decision: what the model would have granted
+            out["greedy"] = d["greedy"]
         if d.get("scores"):
             out["scores"] = d["scores"]
         if self.skipped:
@@ -159,7 +161,7 @@ def grant_args(
         ])
     args: list[str | int | bytes] = [
         round(now * 1000), day, _json(body), round(hold * 1000), grant_id, AUDIT_MAXLEN,
-        decision.arm, int(decision.explore), round(RELEASE_GRACE_S * 1000), _json(candidates),
+        decision.arm, (decision.greedy or NONE_ARM) if decision.explore else "", round(RELEASE_GRACE_S * 1000), _json(candidates),
         str(audit.get("visitor", "")), EVENT_LOG_MAXLEN,
     ]
     if features is not None:

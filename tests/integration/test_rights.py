@@ -250,6 +250,10 @@ def test_exploration_logs_propensities_and_estimates_incremental_conversions(cli
     assert inc["uplift"] == pytest.approx(expected, abs=1e-4)
     assert inc["uplift_low"] < inc["uplift"] < inc["uplift_high"]
     assert inc["incremental_conversions"] == pytest.approx(expected * len(arms["trial"]), abs=0.1)
+    # without a model, the greedy arm of every randomized visitor is "none": no row says
+    # how the right works on the visitors a model would pick
+    assert inc["targeted"]["explored"] == 0 and inc["targeted"]["picked_grants"] == 0
+    assert inc["targeted"]["status"].startswith("not enough")
     audit = client.get(shop.url("/rights/trial/audit?limit=1000"), headers=shop.merchant).json()["decisions"]
     assert len(audit) == len(arms["trial"]) and all(a["explore"] and a["propensity"] == 0.25 for a in audit)
 

@@ -120,9 +120,13 @@ def test_exploration_draws_every_arm_with_its_propensity(pick: float) -> None:
     assert d.propensity == pytest.approx(eps / 3 + (1 - eps) * (chosen == greedy))
     assert d.arms == 3 and d.as_dict()["arms"] == 3  # P(arm | exploring) = 1/3, for the randomized share alone
     assert d.hold_s == CASH20.grant_s
+    # whatever was drawn, the decision keeps what the model would have chosen: the
+    # randomized rows per greedy arm estimate a right's effect on its own grantees
+    assert d.greedy == greedy and d.as_dict()["greedy"] == greedy
     not_exploring = decide(PolicyInputs([CASH20, CASH50], NOW, set(), scores=scores, exploration=eps, draw=0.9))
     assert not not_exploring.explore and not_exploring.propensity == pytest.approx(1 - eps + eps / 3)
     assert not_exploring.arms == 0 and "arms" not in not_exploring.as_dict()
+    assert not_exploring.greedy is None and "greedy" not in not_exploring.as_dict()  # its arm is the greedy one
 
 
 def test_propensities_of_all_arms_sum_to_one() -> None:

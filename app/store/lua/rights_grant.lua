@@ -25,7 +25,9 @@
 -- time), ARGV[4] how long a "none" stays decided (ms),
 -- ARGV[5] grant id, ARGV[6] audit stream max length, ARGV[7] the arm the policy
 -- chose ("none" or a right: counted in the exploration tallies when exploring),
--- ARGV[8] explore (0/1), ARGV[9] the grace after a grant's end before its
+-- ARGV[8] '' when not exploring, else the arm the model would have chosen ("none" or a
+-- right: the exploration tallies are also kept per greedy arm, "<arm>:xg:<greedy>:n",
+-- so a right's effect can be estimated on the visitors the model picks), ARGV[9] the grace after a grant's end before its
 -- reservation is released (ms), ARGV[10] the candidates in order, as one JSON array
 -- (one string: far cheaper for the client to send than 8 arguments a candidate) of
 -- [id, grant end (ms), reserved cost (cents), count budget, money budget (cents),
@@ -43,7 +45,8 @@
 local vkey, stats, audit, outstanding = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, day = tonumber(ARGV[1]), ARGV[2]
 local hold_none, grant_id, maxlen = tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local arm, explore = ARGV[7], ARGV[8] == '1'
+local arm, greedy = ARGV[7], ARGV[8]
+local explore = greedy ~= ''
 local grace = tonumber(ARGV[9])
 local visitor, log_maxlen = ARGV[11], ARGV[12]
 local features, layout = ARGV[13], ARGV[14]
@@ -123,6 +126,7 @@ for _, c in ipairs(cjson.decode(ARGV[10])) do
     end
     if explore then
       redis.call('HINCRBY', stats, id .. ':x:n', 1)
+      redis.call('HINCRBY', stats, id .. ':xg:' .. greedy .. ':n', 1)
     end
     local held = cost - fixed
     local skipped_text = table.concat(skipped, ',')
@@ -142,6 +146,7 @@ end
 local skipped_text = table.concat(skipped, ',')
 if explore and arm == 'none' then
   redis.call('HINCRBY', stats, 'none:x:n', 1)
+  redis.call('HINCRBY', stats, 'none:xg:' .. greedy .. ':n', 1)
 end
 local body = body_with('null', now + hold_none, '', skipped_text)
 redis.call('HSET', vkey, 'current', body)

@@ -2,10 +2,11 @@
 --
 -- A purchase within a decision's term counts once as that decision's conversion (per
 -- right, and in the exploration tallies when the arm was drawn at random: the
--- randomized comparison of each right against "none"). A purchase that names the
--- right it used redeems the visitor's live grant of that right (once per grant, only
--- from the minimum spend up), adds the redemption's cost to the right's spend and
--- counts towards the visitor's limit; the grant is then used up.
+-- randomized comparison of each right against "none", overall and per greedy arm:
+-- see rights_grant.lua). A purchase that names the right it used redeems the
+-- visitor's live grant of that right (once per grant, only from the minimum spend up),
+-- adds the redemption's cost to the right's spend and counts towards the visitor's
+-- limit; the grant is then used up.
 --
 -- A redemption turns the grant's reservation into what it really cost: the reserved
 -- worst case is taken off and the actual cost put on (had the reservation already been
@@ -62,7 +63,10 @@ for i = 0, n - 1 do
       else
         cur.converted = true
         if arm ~= 'none' then redis.call('HINCRBY', stats, arm .. ':conv', 1) end
-        if cur.explore then redis.call('HINCRBY', stats, arm .. ':x:conv', 1) end
+        if cur.explore then
+          redis.call('HINCRBY', stats, arm .. ':x:conv', 1)
+          if type(cur.greedy) == 'string' then redis.call('HINCRBY', stats, arm .. ':xg:' .. cur.greedy .. ':conv', 1) end
+        end
         word = 'converted'
         converted = true
       end
