@@ -387,6 +387,31 @@ def test_a_right_made_in_the_console_is_granted_listed_and_audited(console: Test
     assert console.get("/console/rights/nope").status_code == 404
 
 
+def test_what_a_right_added_is_shown_from_the_picked_cell_once_it_is_big_enough(console: TestClient, shop: ShopKeys) -> None:
+    """The rights counters are seeded as the grant and purchase scripts write them (a model
+    with thousands of randomized visitors is out of a test's reach): the table shows the
+    estimate on the visitors the model picks, the right's page both estimates."""
+    setup_shop(console, shop)
+    assert console.put(shop.url("/rights/cash20"), json={**HER20, "mode": "uplift", "crowds": []}, headers=shop.merchant).status_code == 201
+    r = redis.Redis(unix_socket_path=str(console.app.state.storefront.handle.embedded.socket_path), decode_responses=True)
+    tallies = {  # 1,000 grants, 200 drawn; among the picked: 45 % against 20 %; overall 30 % against 20 %
+        "cash20:granted": 1000, "cash20:x:n": 200, "cash20:x:conv": 60, "cash20:xg:cash20:n": 80, "cash20:xg:cash20:conv": 36,
+        "none:x:n": 200, "none:x:conv": 40, "none:xg:cash20:n": 80, "none:xg:cash20:conv": 16,
+    }
+    r.hset(keys.rights_stats(shop.shop_id), mapping=tallies)
+    log_in(console, shop)
+    row = row_of(console.get("/console/rights?lang=en").text, "cash20")
+    assert re.search(r'data-basis="targeted">\+220\.0<', row) and "(picked)" in row
+    page = console.get("/console/rights/cash20?lang=en").text
+    assert re.search(r'id="inc-average">.*?data-basis="average">\+100\.0<', page, re.DOTALL)
+    assert re.search(r'id="inc-targeted">.*?data-basis="targeted">\+220\.0<', page, re.DOTALL)
+    assert "80 given the right, 36 bought; 80 given nothing, 16 bought" in page
+    # too few picked visitors drawn nothing: the table falls back to the average effect
+    r.hset(keys.rights_stats(shop.shop_id), "none:xg:cash20:n", 20)
+    row = row_of(console.get("/console/rights?lang=en").text, "cash20")
+    assert re.search(r'data-basis="average">\+100\.0<', row) and "(average)" in row
+
+
 def test_the_rights_settings_form_changes_only_the_rights_settings(console: TestClient, shop: ShopKeys) -> None:
     setup_shop(console, shop)
     assert console.put(shop.url("/settings"), json={"experiments": {"holdout": 0.1}}, headers=shop.merchant).status_code == 200
