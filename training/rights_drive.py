@@ -107,10 +107,17 @@ class CampaignRun:
         out = []
         by_id = {r["id"]: r for r in self.stats.get("rights", [])}
         uplift = self.truth.uplift
+        greedy = np.array([a.get("greedy", "") for a in self.answers], dtype=object)
         for j, arm in enumerate(self.arms[1:], start=1):
             got = self.choice == j
+            drawn = got & self.explored
+            # each estimate with the drawn purchases replaced by their true probabilities: what
+            # it aims at, without the outcome noise that dominates its interval at this size
+            average = self._rate_difference(drawn, self.explored & (self.choice == 0), j)
+            picked = self._rate_difference(drawn & (greedy == arm), self.explored & (self.choice == 0) & (greedy == arm), j)
             service = by_id.get(arm, {})
             inc = service.get("incremental", {})
+            targeted = inc.get("targeted", {})
             out.append({
                 "right": arm,
                 "granted": {"service": service.get("granted"), "drive": int(got.sum())},
@@ -121,14 +128,27 @@ class CampaignRun:
                     "service": inc.get("incremental_conversions"),
                     "service_low": inc.get("incremental_low"),
                     "service_high": inc.get("incremental_high"),
+                    # its estimate from the randomized visitors the model would have given the right
+                    "service_targeted": targeted.get("incremental_conversions"),
+                    "service_targeted_low": targeted.get("incremental_low"),
+                    "service_targeted_high": targeted.get("incremental_high"),
                     # what the service's estimate targets: the right's effect on a random
                     # visitor (the randomized share is one), times its grants
                     "truth_average_effect": round(float(uplift[:, j].mean() * got.sum()), 1),
                     # what the grants really added: their own grantees' effect
                     "truth_grantees": round(float(uplift[got, j].sum()), 1),
+                    "noise_free": None if average is None else round(average * int(got.sum()), 1),
+                    "noise_free_targeted": None if average is None or picked is None
+                    else round(picked * int((got & ~self.explored).sum()) + average * int(drawn.sum()), 1),
                 },
             })
         return out
+
+    def _rate_difference(self, given: np.ndarray, control: np.ndarray, j: int) -> float | None:
+        """Mean true P(buy | the right) of ``given`` minus mean true P(buy | none) of ``control``."""
+        if not given.any() or not control.any():
+            return None
+        return float(self.truth.p_buy[given, j].mean() - self.truth.p_buy[control, 0].mean())
 
     def policies(self) -> dict[str, dict[str, float]]:
         """Expected incremental profit per visitor (yuan) by the truth, and the oracle at the same spend."""
@@ -259,21 +279,48 @@ def print_report(run: CampaignRun, out: TextIO | None = None) -> None:
         f"{s['explored_share']:.1%} in the randomized share; {s['purchases']} purchases, {s['redemptions']} redemptions",
         file=out,
     )
-    print(f"\n{'right':<10} {'granted':>13} {'redeemed':>13} {'spend, yuan':>21} {'incremental conversions: service [95 %]':>42} {'truth: avg effect':>18} {'grantees':>9}", file=out)
+    print(f"\n{'right':<10} {'granted':>13} {'redeemed':>13} {'spend, yuan':>21}", file=out)
     for r in s["rights"]:
-        inc = r["incremental_conversions"]
-        est = "not enough randomized" if inc["service"] is None else f"{inc['service']:.1f} [{inc['service_low']:.1f}, {inc['service_high']:.1f}]"
         print(
             f"{r['right']:<10} {r['granted']['service']!s:>6}/{r['granted']['drive']:<6} {r['redeemed']['service']!s:>6}/{r['redeemed']['drive']:<6} "
-            f"{r['spend']['service']!s:>10}/{r['spend']['drive']:<10} {est:>42} {inc['truth_average_effect']:>18.1f} {inc['truth_grantees']:>9.1f}",
+            f"{r['spend']['service']!s:>10}/{r['spend']['drive']:<10}",
             file=out,
         )
     print("  (service / drive: what the service reports beside what the drive counted)", file=out)
+    print(
+        f"\n{'incremental conversions':<24} {'service: average [95 %]':>26} {'no noise':>9} {'truth':>7}"
+        f" {'service: picked [95 %]':>26} {'no noise':>9} {'truth':>7}",
+        file=out,
+    )
+    for r in s["rights"]:
+        inc = r["incremental_conversions"]
+        print(
+            f"{r['right']:<24} {_interval(inc, 'service'):>26} {_figure(inc['noise_free']):>9} {inc['truth_average_effect']:>7.1f} "
+            f"{_interval(inc, 'service_targeted'):>26} {_figure(inc['noise_free_targeted']):>9} {inc['truth_grantees']:>7.1f}",
+            file=out,
+        )
+    print(
+        "  (average: the right's average effect in the randomized share times its grants, against the truth's average\n"
+        "   effect times the grants; picked: its effect on the randomized visitors the model would have given it,\n"
+        "   against what the grants really added by the truth; no noise: the same estimate with each drawn purchase\n"
+        "   replaced by its true probability)",
+        file=out,
+    )
     print(f"\n{'policy, by the truth':<28} {'profit/visitor':>14} {'spend/visitor':>14} {'granted':>8}", file=out)
     for name, p in s["policies"].items():
         print(f"{name:<28} {p['value']:>14.3f} {p['spend']:>14.3f} {p['granted']:>8.1%}", file=out)
     for name in ("served", "served_greedy_share"):
         print(f"{name}: {s['policies'][name]['to_oracle_at_same_spend']:.1%} of the oracle at the same spend", file=out)
+
+
+def _figure(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def _interval(inc: dict[str, Any], key: str) -> str:
+    if inc[key] is None:
+        return "not enough randomized"
+    return f"{inc[key]:.1f} [{inc[key + '_low']:.1f}, {inc[key + '_high']:.1f}]"
 
 
 def write_outputs(run: CampaignRun, out: Path) -> list[Path]:
@@ -289,13 +336,17 @@ def write_outputs(run: CampaignRun, out: Path) -> list[Path]:
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
     names = [r["right"] for r in s["rights"]]
     x = np.arange(len(names))
-    estimated = [(i, r["incremental_conversions"]) for i, r in enumerate(s["rights"]) if r["incremental_conversions"]["service"] is not None]
-    if estimated:
-        mid = np.array([e["service"] for _, e in estimated])
-        err = np.array([[e["service"] - e["service_low"] for _, e in estimated], [e["service_high"] - e["service"] for _, e in estimated]])
-        ax[0].errorbar([i - 0.15 for i, _ in estimated], mid, yerr=err, fmt="o", capsize=4, label="service's estimate (randomized share), 95 %")
-    ax[0].plot(x, [r["incremental_conversions"]["truth_average_effect"] for r in s["rights"]], "s", label="truth: average effect x grants")
-    ax[0].plot(x + 0.15, [r["incremental_conversions"]["truth_grantees"] for r in s["rights"]], "^", label="truth: the grantees' own effect")
+    for key, shift, colour, label in (
+        ("service", -0.3, "tab:blue", "service: average effect x grants, 95 %"),
+        ("service_targeted", 0.1, "tab:orange", "service: effect on the visitors it picks, 95 %"),
+    ):
+        estimated = [(i, r["incremental_conversions"]) for i, r in enumerate(s["rights"]) if r["incremental_conversions"][key] is not None]
+        if estimated:
+            mid = np.array([e[key] for _, e in estimated])
+            err = np.array([[e[key] - e[key + "_low"] for _, e in estimated], [e[key + "_high"] - e[key] for _, e in estimated]])
+            ax[0].errorbar([i + shift for i, _ in estimated], mid, yerr=err, fmt="o", color=colour, capsize=4, label=label)
+    ax[0].plot(x - 0.2, [r["incremental_conversions"]["truth_average_effect"] for r in s["rights"]], "s", color="tab:blue", mfc="none", label="truth: average effect x grants")
+    ax[0].plot(x + 0.2, [r["incremental_conversions"]["truth_grantees"] for r in s["rights"]], "^", color="tab:orange", mfc="none", label="truth: the grantees' own effect")
     ax[0].axhline(0, color="grey", lw=0.5)
     ax[0].set_xticks(x, names)
     ax[0].set_ylabel("incremental conversions")

@@ -24,7 +24,8 @@ from app.core.profile import Behaviour, Context
 from app.rights.definition import Right as ServiceRight
 from app.rights.definition import RightIn
 from app.scoring.uplift_model import load_uplift
-from tests.conftest import create_shop, make_settings
+from tests.conftest import ShopKeys, create_shop, make_settings
+from tests.integration.test_console import log_in
 from training.coupon_sim import behaviours_at_each
 from training.rights import DEMO_RIGHTS, Right
 from training.rights_drive import (
@@ -51,15 +52,20 @@ def sim() -> Simulation:
 
 
 @pytest.fixture(scope="module")
-def run(sim: Simulation, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CampaignRun]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, ShopKeys]]:
     data = tmp_path_factory.mktemp("rights-drive")
     with TestClient(create_app(make_settings(data, uplift_dir=UPLIFT_DIR))) as client:
-        shop = create_shop(client, "drive")
-        # half the visitors randomized: enough explored visitors per arm for the estimates
-        yield drive_campaign(
-            client, sim, shop=shop.shop_id, merchant_key=shop.merchant_key, storefront_key=shop.storefront_key,
-            exploration=0.5, margin=MARGIN, progress=False,
-        )
+        yield client, create_shop(client, "drive")
+
+
+@pytest.fixture(scope="module")
+def run(sim: Simulation, served: tuple[TestClient, ShopKeys]) -> CampaignRun:
+    client, shop = served
+    # half the visitors randomized: enough explored visitors per arm for the estimates
+    return drive_campaign(
+        client, sim, shop=shop.shop_id, merchant_key=shop.merchant_key, storefront_key=shop.storefront_key,
+        exploration=0.5, margin=MARGIN, progress=False,
+    )
 
 
 @pytest.mark.parametrize("r", DEMO_RIGHTS, ids=lambda r: r.id)
@@ -100,9 +106,10 @@ def test_every_visitor_is_decided_once_and_the_service_counts_what_the_drive_saw
         assert stats[arm]["incremental"]["explored_conversions"] == int((drawn & run.bought).sum())
 
 
-def test_the_service_decides_as_the_offline_policy(run: CampaignRun, sim: Simulation) -> None:
-    """Outside the randomized share, every visitor gets the arm the offline evaluation's policy
-    picks from the same model and the simulator's own rows, with the same scores."""
+@pytest.fixture(scope="module")
+def offline(run: CampaignRun, sim: Simulation) -> np.ndarray:
+    """The offline evaluation's expected incremental profit per visitor and arm, from the
+    published model and the simulator's own rows at the shop's end."""
     model = load_uplift(UPLIFT_DIR)
     history = behaviours_at_each(sim.events, [sim.end])[0]
     by_id = {v.visitor_id: v for v in sim.visitors}
@@ -110,13 +117,39 @@ def test_the_service_decides_as_the_offline_policy(run: CampaignRun, sim: Simula
         visitor_row(model.spec, history.get(vid) or Behaviour(), Context(ts=sim.end, device=by_id[vid].device, channel=by_id[vid].channel))
         for vid in run.visitors
     ])
-    estimate = predicted_incremental_profit(model, X, DEMO_RIGHTS, MARGIN)
+    return predicted_incremental_profit(model, X, DEMO_RIGHTS, MARGIN)
+
+
+def test_the_service_decides_as_the_offline_policy(run: CampaignRun, offline: np.ndarray) -> None:
+    """Outside the randomized share, every visitor gets the arm the offline evaluation's policy
+    picks from the same model and the simulator's own rows, with the same scores."""
     greedy = ~run.explored
     assert greedy.sum() > 150
-    assert np.array_equal(best_positive(estimate)[greedy], run.choice[greedy])
+    assert np.array_equal(best_positive(offline)[greedy], run.choice[greedy])
     for i in np.flatnonzero(greedy):
         for score in run.answers[i]["scores"]:
-            assert score["profit"] == pytest.approx(estimate[i, run.arms.index(score["right"])], abs=1e-3)
+            assert score["profit"] == pytest.approx(offline[i, run.arms.index(score["right"])], abs=1e-3)
+
+
+def test_the_randomized_tallies_per_greedy_arm_are_the_offline_policys_cells(run: CampaignRun, offline: np.ndarray) -> None:
+    """The service files each randomized visitor under the arm its model would have chosen:
+    for every right, the visitors the offline policy gives it and who were drawn the right
+    (or nothing) are the ones the service's targeted estimate counts, and so are their purchases."""
+    would = best_positive(offline)
+    # the render tells the storefront too, for an exploring decision
+    assert [run.answers[i]["greedy"] for i in np.flatnonzero(run.explored)] == [run.arms[k] for k in would[run.explored]]
+    assert not any("greedy" in run.answers[i] for i in np.flatnonzero(~run.explored))
+    stats = {r["id"]: r["incremental"] for r in run.stats["rights"]}
+    seen = 0
+    for j, arm in enumerate(run.arms[1:], start=1):
+        cell = run.explored & (would == j)
+        given, control = cell & (run.choice == j), cell & (run.choice == 0)
+        t = stats[arm]["targeted"]
+        assert (t["explored"], t["control_explored"]) == (int(given.sum()), int(control.sum())), arm
+        assert (t["explored_conversions"], t["control_conversions"]) == (int((given & run.bought).sum()), int((control & run.bought).sum())), arm
+        assert t["picked_grants"] == int(((run.choice == j) & ~run.explored).sum()), arm
+        seen += t["explored"] + t["control_explored"]
+    assert seen > 30  # the cells are not all empty: the check above compared real counts
 
 
 def test_the_policy_the_service_ran_pays_by_the_truth(run: CampaignRun) -> None:
@@ -136,4 +169,35 @@ def test_the_report_is_printed_and_drawn(run: CampaignRun, tmp_path: Path, capsy
     paths = write_outputs(run, tmp_path)
     summary = json.loads(paths[0].read_text())
     assert [r["right"] for r in summary["rights"]] == list(run.arms[1:])
+    assert "service: picked [95 %]" in text and "no noise" in text
+    # the estimates' aims without outcome noise, where both sides of a comparison have visitors
+    assert any(r["incremental_conversions"]["noise_free_targeted"] is not None for r in summary["rights"])
     assert paths[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_console_shows_both_estimates_of_what_each_right_added(run: CampaignRun, served: tuple[TestClient, ShopKeys]) -> None:
+    """The rights table shows the estimate on the visitors the model picks where the service
+    has one, else the average one; each right's page shows both, with the rows they rest on."""
+    client, shop = served
+    client.cookies.clear()
+    assert log_in(client, shop).status_code == 303
+    try:
+        table = client.get("/console/rights?lang=en").text
+        for r in run.stats["rights"]:
+            inc, targeted = r["incremental"], r["incremental"]["targeted"]
+            row = table[table.index(f'data-right="{r["id"]}"'):]
+            row = row[: row.index("</tr>")]
+            if targeted["status"] == "estimated":
+                assert f'data-basis="targeted">{targeted["incremental_conversions"]:+.1f}<' in row, row
+            elif inc["status"] == "estimated":
+                assert f'data-basis="average">{inc["incremental_conversions"]:+.1f}<' in row, row
+            page = client.get(f"/console/rights/{r['id']}?lang=en").text
+            picked = page[page.index('id="inc-targeted"'):]
+            picked = picked[: picked.index("</p>")]
+            if targeted["status"] == "estimated":
+                assert f'{targeted["incremental_conversions"]:+.1f}<' in picked
+            else:
+                assert "Not enough randomized visitors" in picked
+            assert f"{targeted['explored']} given the right, {targeted['explored_conversions']} bought" in page
+    finally:
+        client.cookies.clear()
