@@ -27,8 +27,8 @@
 -- chose ("none" or a right: counted in the exploration tallies when exploring),
 -- ARGV[8] '' when not exploring, else the arm the model would have chosen ("none" or a
 -- right: the exploration tallies are also kept per greedy arm, "<arm>:xg:<greedy>:n",
--- so a right's effect can be estimated on the visitors the model picks), ARGV[9] the grace after a grant's end before its
--- reservation is released (ms), ARGV[10] the candidates in order, as one JSON array
+-- so a right's effect can be estimated on the visitors the model picks), ARGV[9] the
+-- grace after a grant's end before its reservation is released (ms), ARGV[10] the candidates in order, as one JSON array
 -- (one string: far cheaper for the client to send than 8 arguments a candidate) of
 -- [id, grant end (ms), reserved cost (cents), count budget, money budget (cents),
 -- today's count allowance, today's money allowance (cents) (-1 where unlimited),
