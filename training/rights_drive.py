@@ -16,8 +16,9 @@ through the events API naming the right, where the service redeems it.
 What it prints, and writes to ``--out`` (``rights_drive.json``, ``rights_drive.png``):
 
 - per right, the service's own figures (``GET /rights:stats``: granted, redeemed, spend,
-  the incremental conversions it estimates from its randomized share) beside what the
-  drive counted and what the truth says;
+  the incremental conversions it estimates from its randomized share, from the average
+  effect and from the effect on the visitors the model picks) beside what the drive
+  counted and what the truth says, with each estimate's aim without outcome noise;
 - the policy the service ran, valued by the truth (expected incremental profit per
   visitor, yuan), against no rights, the best single right for everyone, random rights
   and the oracle held to the same spend.
