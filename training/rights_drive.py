@@ -111,11 +111,11 @@ class CampaignRun:
         greedy = np.array([a.get("greedy", "") for a in self.answers], dtype=object)
         for j, arm in enumerate(self.arms[1:], start=1):
             got = self.choice == j
-            drawn = got & self.explored
+            drawn, control, cell = got & self.explored, self.explored & (self.choice == 0), greedy == arm
             # each estimate with the drawn purchases replaced by their true probabilities: what
             # it aims at, without the outcome noise that dominates its interval at this size
-            average = self._rate_difference(drawn, self.explored & (self.choice == 0), j)
-            picked = self._rate_difference(drawn & (greedy == arm), self.explored & (self.choice == 0) & (greedy == arm), j)
+            average = self._rate_difference(drawn, control, j)
+            picked = self._rate_difference(drawn & cell, control & cell, j)
             service = by_id.get(arm, {})
             inc = service.get("incremental", {})
             targeted = inc.get("targeted", {})

@@ -25,7 +25,7 @@ from app.rights.definition import Right as ServiceRight
 from app.rights.definition import RightIn
 from app.scoring.uplift_model import load_uplift
 from tests.conftest import ShopKeys, create_shop, make_settings
-from tests.integration.test_console import log_in
+from tests.integration.test_console import log_in, row_of
 from training.coupon_sim import behaviours_at_each
 from training.rights import DEMO_RIGHTS, Right
 from training.rights_drive import (
@@ -185,8 +185,7 @@ def test_the_console_shows_both_estimates_of_what_each_right_added(run: Campaign
         table = client.get("/console/rights?lang=en").text
         for r in run.stats["rights"]:
             inc, targeted = r["incremental"], r["incremental"]["targeted"]
-            row = table[table.index(f'data-right="{r["id"]}"'):]
-            row = row[: row.index("</tr>")]
+            row = row_of(table, r["id"])
             if targeted["status"] == "estimated":
                 assert f'data-basis="targeted">{targeted["incremental_conversions"]:+.1f}<' in row, row
             elif inc["status"] == "estimated":
