@@ -18,6 +18,9 @@ What the rows mean:
 - An explored row whose drawn right was refused (a budget, pacing, the visitor's limit)
   is not a randomized row of the arm the visitor got: its ``explore_propensity`` is empty
   and ``explore_only`` leaves it out (the draw is kept in ``assigned_arm``).
+- ``greedy_arm`` (explored rows only) is the arm the model would have chosen: the
+  explored rows whose greedy arm is a right are a random sample of the visitors the
+  policy grants it to, so comparing their arms measures the right where it is granted.
 - An outcome is final only once the term and the grace for late purchase events
   (``until_ms + grace``) are over: ``term_ended``; ``complete_only`` keeps only those.
 - Feature columns are the layout's names. Rows logged under another layout than the
@@ -40,7 +43,7 @@ from app.rights.policy import NONE_ARM
 
 FIXED_COLUMNS = (
     "decided_at", "visitor", "grant_id", "arm", "explore", "propensity", "explore_propensity", "policy_version",
-    "term_ended", "converted", "order_value", "redeemed", "cost", "assigned_arm",
+    "term_ended", "converted", "order_value", "redeemed", "cost", "assigned_arm", "greedy_arm",
 )
 
 
@@ -167,6 +170,7 @@ class DecisionLog:
             int(x.redeemed),
             _yuan(int(d.get("fixed") or 0) + x.cost_cents),  # the grant's own cost, paid used or not, and the redemption's
             d.get("arm", given),
+            d.get("greedy") if d.get("explore") else None,
             *(profit.get(r) for r in rights),
             *features,
         ]

@@ -139,7 +139,7 @@ def test_each_decision_is_exported_with_its_outcome_and_the_row_the_model_read(s
     rights = sorted({s["right"] for a in answers.values() for s in a.get("scores", ())})
     assert list(df.columns) == [
         "decided_at", "visitor", "grant_id", "arm", "explore", "propensity", "explore_propensity", "policy_version", "term_ended", "converted",
-        "order_value", "redeemed", "cost", "assigned_arm", *(f"pred_profit_{r}" for r in rights), *names,
+        "order_value", "redeemed", "cost", "assigned_arm", "greedy_arm", *(f"pred_profit_{r}" for r in rights), *names,
     ]
     assert sorted(df["visitor"]) == sorted([*visitors, "plain"])  # "late" is not final yet
     assert (df["term_ended"] == 1).all()
@@ -161,8 +161,9 @@ def test_each_decision_is_exported_with_its_outcome_and_the_row_the_model_read(s
         assert row["propensity"] == pytest.approx(d["propensity"], abs=1e-12) and row["propensity"] == pytest.approx(answer["propensity"])
         if row["explore"]:  # drawn among none and the three uplift rights
             assert row["explore_propensity"] == pytest.approx(1 / 4) and d["arms"] == 4
+            assert row["greedy_arm"] == d["greedy"] == answer["greedy"]  # what the model would have granted
         else:
-            assert math.isnan(row["explore_propensity"])
+            assert math.isnan(row["explore_propensity"]) and isinstance(row["greedy_arm"], float) and math.isnan(row["greedy_arm"])
         for s in d["scores"]:
             assert row[f"pred_profit_{s['right']}"] == pytest.approx(s["profit"], abs=1e-12)
         logged = np.array([row[n] for n in names], dtype=float)
