@@ -354,8 +354,10 @@ def test_a_right_made_in_the_console_is_granted_listed_and_audited(console: Test
     saved = console.post("/console/rights/new", data={"id": "her20", "definition": json.dumps(HER20), "csrf_token": csrf}, follow_redirects=False)
     assert saved.status_code == 303 and saved.headers["location"] == "/console/rights/her20?saved=1"
     assert console.get(shop.url("/rights/her20"), headers=shop.merchant).json()["cost"] == {"per_redemption": 20.0}  # stored as the API stores it
-    row = row_of(console.get("/console/rights").text, "her20")
+    listing = console.get("/console/rights").text
+    row = row_of(listing, "her20")
     assert "满减" in row and "按人群" in row and "生效中" in row and metric(row, "granted") == "0"
+    assert 'id="rights-no-traffic"' in listing and "training.rights_drive" in listing  # nothing granted yet: how to see figures
     assert "¥1,000.00" in row and "随机探索样本不足" in row
     # the storefront grants it to alice (in the crowd), not to bob; alice redeems it
     grant = console.post(shop.url("/render"), json={"visitor_id": "alice", "page": "home"}, headers=shop.storefront).json()["rights"]
@@ -364,8 +366,9 @@ def test_a_right_made_in_the_console_is_granted_listed_and_audited(console: Test
     event = {"event_id": "her20-o1", "type": "purchase", "visitor_id": "alice", "ts": time.time(), "amount": 250, "right_id": "her20"}
     bought = console.post(shop.url("/events"), json={"events": [event]}, headers=shop.storefront).json()
     assert bought["rights"][0]["result"] == "redeemed"
-    row = row_of(console.get("/console/rights?lang=en").text, "her20")
-    assert metric(row, "granted") == "1" and metric(row, "spend") == "¥20.00"
+    listing = console.get("/console/rights?lang=en").text
+    row = row_of(listing, "her20")
+    assert metric(row, "granted") == "1" and metric(row, "spend") == "¥20.00" and 'id="rights-no-traffic"' not in listing
     assert metric(row, "remaining_money") == "¥980.00" and metric(row, "remaining_count") == "49"
     assert "Amount off" in row and "(100.0%)" in row and "1 / " in metric(row, "today")
     page = console.get("/console/rights/her20?lang=en").text
