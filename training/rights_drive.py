@@ -272,9 +272,9 @@ def drive_campaign(
     return CampaignRun(arms, [v.visitor_id for v in visitors], truth, choice, explored, bought, value, redeemed, cost, answers, stats, errors)
 
 
-def print_report(run: CampaignRun, out: TextIO | None = None) -> None:
+def print_report(s: dict[str, Any], out: TextIO | None = None) -> None:
+    """The run's summary (:meth:`CampaignRun.summary`) as tables on ``out``."""
     out = out or sys.stdout  # looked up at the call: a redirected stdout is honoured
-    s = run.summary()
     print(
         f"{s['visitors']} visitors rendered ({s['render_errors']} not 200): {s['granted_share']:.1%} granted a right, "
         f"{s['explored_share']:.1%} in the randomized share; {s['purchases']} purchases, {s['redemptions']} redemptions",
@@ -324,15 +324,14 @@ def _interval(inc: dict[str, Any], key: str) -> str:
     return f"{inc[key]:.1f} [{inc[key + '_low']:.1f}, {inc[key + '_high']:.1f}]"
 
 
-def write_outputs(run: CampaignRun, out: Path) -> list[Path]:
-    """``rights_drive.json`` (the summary) and ``rights_drive.png`` (estimate against truth, per right)."""
+def write_outputs(s: dict[str, Any], out: Path) -> list[Path]:
+    """``rights_drive.json`` (the run's summary) and ``rights_drive.png`` (estimate against truth, per right)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    s = run.summary()
     (out / "rights_drive.json").write_text(json.dumps(s, indent=2, ensure_ascii=False))
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
     names = [r["right"] for r in s["rights"]]
@@ -382,8 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     with httpx.Client(base_url=args.base, timeout=60) as client:
         merchant, storefront = shop_keys(client, args)
         run = drive_campaign(client, sim, shop=args.shop, merchant_key=merchant, storefront_key=storefront, seed=args.seed, exploration=args.exploration, margin=args.margin)
-    print_report(run)
-    for path in write_outputs(run, args.out):
+    summary = run.summary()  # the truth's policies and both estimates: computed once for the print and the files
+    print_report(summary)
+    for path in write_outputs(summary, args.out):
         print(f"wrote {path}", file=sys.stderr)
     return 0
 

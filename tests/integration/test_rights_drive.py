@@ -163,10 +163,11 @@ def test_the_policy_the_service_ran_pays_by_the_truth(run: CampaignRun) -> None:
 
 
 def test_the_report_is_printed_and_drawn(run: CampaignRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    print_report(run)
+    s = run.summary()
+    print_report(s)
     text = capsys.readouterr().out
     assert f"{len(run.visitors)} visitors rendered (0 not 200)" in text and "of the oracle at the same spend" in text
-    paths = write_outputs(run, tmp_path)
+    paths = write_outputs(s, tmp_path)
     summary = json.loads(paths[0].read_text())
     assert [r["right"] for r in summary["rights"]] == list(run.arms[1:])
     assert "service: picked [95 %]" in text and "no noise" in text
