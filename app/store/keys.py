@@ -194,7 +194,8 @@ def rights_visitor(shop_id: str, visitor_id: str) -> str:
 def rights_stats(shop_id: str) -> str:
     """Hash: "<right>:granted|reserved|released|redeemed|spend|conv" and the exploration tallies
     "<arm>:x:n|x:conv", the same per arm the model would have chosen "<arm>:xg:<greedy>:n|conv",
-    and "<right>:d:<day>:granted|reserved" (cents for money)."""
+    and "<right>:d:<day>:granted|reserved" (cents for money) of the right's last granting day
+    only, which "<right>:d:last" names (YYYYMMDD, the shop's local day)."""
     return f"{_p(shop_id)}:rights:stats"
 
 

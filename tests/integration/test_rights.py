@@ -10,8 +10,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
+from app.store import keys
 from tests.conftest import ShopKeys
 from tests.integration.shop_setup import setup_shop
 
@@ -207,6 +209,34 @@ def test_pacing_spreads_a_daily_budget(client: TestClient, rich_shop: ShopKeys) 
     assert sum(g is not None for g in granted) == 4
     refused = render(client, shop, "early-late", context={"ts": ts})["rights"]
     assert refused["skipped"] == ["paced:pacing_count"]
+
+
+def test_the_pacing_counters_keep_one_day_a_right(client: TestClient, rich_shop: ShopKeys) -> None:
+    """Pacing reads today's counters only: a new day's first grant drops the last day's,
+    so the shop's counters hash does not grow by two fields a right every day."""
+    shop = rich_shop
+    put_right(client, shop, "paced", crowds=["new_visitors"], mode="crowd", pacing={"daily_count": 48})
+    zone = timezone(timedelta(hours=8))  # the shop's (Asia/Shanghai)
+    day1 = datetime.now(zone).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    sock = client.app.state.storefront.handle.embedded.socket_path
+    r = redis.Redis(unix_socket_path=str(sock), decode_responses=True)
+    stats_key = keys.rights_stats(shop.shop_id)
+
+    def day_fields() -> dict[str, str]:
+        return {k: v for k, v in r.hgetall(stats_key).items() if k.startswith("paced:d:")}
+
+    for i, when in enumerate((day1, day1 + timedelta(hours=2), day1 + timedelta(days=1), day1 + timedelta(days=2, hours=1))):
+        assert render(client, shop, f"day-{i}", context={"ts": when.timestamp()})["rights"]["granted"]["id"] == "paced"
+        if i == 1:  # two grants on the first day
+            d = day1.strftime("%Y%m%d")
+            first = day_fields()
+            assert set(first) == {"paced:d:last", f"paced:d:{d}:granted", f"paced:d:{d}:reserved"}
+            assert first["paced:d:last"] == d and first[f"paced:d:{d}:granted"] == "2"
+    last = (day1 + timedelta(days=2)).strftime("%Y%m%d")
+    reserve = int(first[f"paced:d:{d}:reserved"]) // 2  # each grant reserves the right's worst case
+    assert reserve > 0
+    assert day_fields() == {"paced:d:last": last, f"paced:d:{last}:granted": "1", f"paced:d:{last}:reserved": str(reserve)}
+    assert stats(client, shop, "paced")["granted"] == 4  # the totals are kept
 
 
 def test_not_personalized_shop_and_visitor_get_the_default_right(client: TestClient, rich_shop: ShopKeys) -> None:

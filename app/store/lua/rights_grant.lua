@@ -116,6 +116,13 @@ for _, c in ipairs(cjson.decode(ARGV[10])) do
   if why == nil then
     redis.call('HINCRBY', stats, id .. ':granted', 1)
     redis.call('HINCRBY', stats, id .. ':reserved', cost)
+    -- pacing reads today's counters only: the first grant of a new day drops the right's
+    -- counters of its last granting day, so the hash keeps one day a right, not every day
+    local last = redis.call('HGET', stats, id .. ':d:last')
+    if last ~= day then
+      if last then redis.call('HDEL', stats, id .. ':d:' .. last .. ':granted', id .. ':d:' .. last .. ':reserved') end
+      redis.call('HSET', stats, id .. ':d:last', day)
+    end
     redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':granted', 1)
     redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':reserved', cost)
     if fixed > 0 then
