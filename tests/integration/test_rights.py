@@ -235,8 +235,12 @@ def test_the_pacing_counters_keep_one_day_a_right(client: TestClient, rich_shop:
     last = (day1 + timedelta(days=2)).strftime("%Y%m%d")
     reserve = int(first[f"paced:d:{d}:reserved"]) // 2  # each grant reserves the right's worst case
     assert reserve > 0
-    assert day_fields() == {"paced:d:last": last, f"paced:d:{last}:granted": "1", f"paced:d:{last}:reserved": str(reserve)}
-    assert stats(client, shop, "paced")["granted"] == 4  # the totals are kept
+    after = {"paced:d:last": last, f"paced:d:{last}:granted": "1", f"paced:d:{last}:reserved": str(reserve)}
+    assert day_fields() == after
+    # a render dated on an earlier day (an old timestamp) is granted but counts in no day's pacing
+    assert render(client, shop, "day-old", context={"ts": day1.timestamp()})["rights"]["granted"]["id"] == "paced"
+    assert day_fields() == after
+    assert stats(client, shop, "paced")["granted"] == 5  # the totals are kept
 
 
 def test_not_personalized_shop_and_visitor_get_the_default_right(client: TestClient, rich_shop: ShopKeys) -> None:

@@ -117,14 +117,19 @@ for _, c in ipairs(cjson.decode(ARGV[10])) do
     redis.call('HINCRBY', stats, id .. ':granted', 1)
     redis.call('HINCRBY', stats, id .. ':reserved', cost)
     -- pacing reads today's counters only: the first grant of a new day drops the right's
-    -- counters of its last granting day, so the hash keeps one day a right, not every day
+    -- counters of its last granting day, so the hash keeps one day a right, not every day.
+    -- A render dated before that day (a storefront's old timestamp) counts in no day: the
+    -- day is over, and writing it back would leave fields nothing ever drops.
     local last = redis.call('HGET', stats, id .. ':d:last')
-    if last ~= day then
+    if not last or day > last then
       if last then redis.call('HDEL', stats, id .. ':d:' .. last .. ':granted', id .. ':d:' .. last .. ':reserved') end
       redis.call('HSET', stats, id .. ':d:last', day)
+      last = day
     end
-    redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':granted', 1)
-    redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':reserved', cost)
+    if day == last then
+      redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':granted', 1)
+      redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':reserved', cost)
+    end
     if fixed > 0 then
       redis.call('HINCRBY', stats, id .. ':spend', fixed)
       -- the event log's line format (app.store.visitors.EVENT_LOG_FIELDS); "fee:<grant id>" its event id
