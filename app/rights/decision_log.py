@@ -170,7 +170,7 @@ class DecisionLog:
             int(x.redeemed),
             _yuan(int(d.get("fixed") or 0) + x.cost_cents),  # the grant's own cost, paid used or not, and the redemption's
             d.get("arm", given),
-            d.get("greedy") if d.get("explore") else None,
+            d.get("greedy"),  # (the policy keeps it on exploring decisions only)
             *(profit.get(r) for r in rights),
             *features,
         ]

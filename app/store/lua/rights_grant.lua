@@ -121,12 +121,11 @@ for _, c in ipairs(cjson.decode(ARGV[10])) do
     -- A render dated before that day (a storefront's old timestamp) counts in no day: the
     -- day is over, and writing it back would leave fields nothing ever drops.
     local last = redis.call('HGET', stats, id .. ':d:last')
-    if not last or day > last then
-      if last then redis.call('HDEL', stats, id .. ':d:' .. last .. ':granted', id .. ':d:' .. last .. ':reserved') end
-      redis.call('HSET', stats, id .. ':d:last', day)
-      last = day
-    end
-    if day == last then
+    if not last or day >= last then
+      if last ~= day then
+        if last then redis.call('HDEL', stats, id .. ':d:' .. last .. ':granted', id .. ':d:' .. last .. ':reserved') end
+        redis.call('HSET', stats, id .. ':d:last', day)
+      end
       redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':granted', 1)
       redis.call('HINCRBY', stats, id .. ':d:' .. day .. ':reserved', cost)
     end
