@@ -63,7 +63,7 @@ BANNER_SECRET = "sf:banner-secret"  # signs banner URLs so that nobody else make
 CONSOLE_SECRET = "sf:console-secret"
 
 BANNER_PREFIX = "sf:banner:"
-BANNER_LRU = "sf:banner-lru"  # sorted set: picture name -> last use (ms), oldest evicted first
+BANNER_LRU = "sf:banner-lru"  # sorted set: picture name -> last use (µs), oldest evicted first
 BANNER_BYTES = "sf:banner-bytes"  # integer: the bytes of all cached pictures
 
 

@@ -21,8 +21,16 @@ _PUT_LUA = resources.files("app.store").joinpath("lua/picture_put.lua").read_tex
 DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+_last_stamp = 0
+
+
+def _use_stamp() -> int:
+    """When a picture is stored or read, for its place in the LRU order: microseconds,
+    strictly increasing within this process. Milliseconds tied on a fast machine (a put
+    and the read after it in the same one), and a tie is ordered by name, not by use."""
+    global _last_stamp
+    _last_stamp = max(time.time_ns() // 1000, _last_stamp + 1)
+    return _last_stamp
 
 
 async def get_picture(r: aioredis.Redis, digest: str, fmt: str) -> bytes | None:
@@ -30,7 +38,7 @@ async def get_picture(r: aioredis.Redis, digest: str, fmt: str) -> bytes | None:
     name = keys.banner_name(digest, fmt)
     async with r.pipeline(transaction=False) as pipe:
         pipe.get(keys.banner_image(digest, fmt))
-        pipe.zadd(keys.BANNER_LRU, {name: _now_ms()}, xx=True)  # xx: never resurrect an evicted name
+        pipe.zadd(keys.BANNER_LRU, {name: _use_stamp()}, xx=True)  # xx: never resurrect an evicted name
         data, _ = await pipe.execute()
     return data  # type: ignore[no-any-return]
 
@@ -44,7 +52,7 @@ async def put_picture(r: aioredis.Redis, digest: str, fmt: str, data: bytes, *, 
     script = r.register_script(_PUT_LUA)
     evicted = await script(
         keys=[keys.BANNER_LRU, keys.BANNER_BYTES, keys.banner_image(digest, fmt)],
-        args=[keys.banner_name(digest, fmt), data, _now_ms(), budget_bytes, keys.BANNER_PREFIX],
+        args=[keys.banner_name(digest, fmt), data, _use_stamp(), budget_bytes, keys.BANNER_PREFIX],
     )
     return int(evicted)
 

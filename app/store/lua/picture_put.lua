@@ -1,7 +1,7 @@
 -- Store a composed picture in the bounded cache, evicting the least recently used.
 --
--- KEYS[1] the LRU sorted set (name -> last use in ms), KEYS[2] the byte counter,
--- KEYS[3] the picture's key. ARGV[1] its name, ARGV[2] its bytes, ARGV[3] now (ms),
+-- KEYS[1] the LRU sorted set (name -> last use, µs), KEYS[2] the byte counter,
+-- KEYS[3] the picture's key. ARGV[1] its name, ARGV[2] its bytes, ARGV[3] now (µs, strictly increasing per process),
 -- ARGV[4] the budget in bytes, ARGV[5] the key prefix of pictures.
 -- Evicted pictures' keys are derived from their names (one Redis, not a cluster).
 -- Returns the number of pictures evicted.
