@@ -30,7 +30,7 @@ from app.core.catalog import Candidates, price_position
 from app.core.engagement import IMPRESSION_UNIT, Engagement
 from app.core.profile import Behaviour, Context
 
-FEATURES_VERSION = "visitor-1"
+FEATURES_VERSION = "visitor-2"
 
 DAY_S = 86400.0
 DEVICES = ("mobile", "desktop", "tablet", "app")
@@ -53,6 +53,9 @@ BASE_FEATURES = (
     "hour",  # local hour of the page view, 0-23
     "weekday",  # local weekday, 1 = Monday
     "category_entropy",  # how spread the visitor's views are over categories (nats); NaN without views
+    # Mean price position of the products viewed (ln of price over the category's median):
+    # a price-sensitive visitor clicks the cheaper ones. NaN without priced views.
+    "viewed_price_position",
 )
 
 
@@ -123,6 +126,7 @@ def visitor_row(spec: FeatureSpec, behaviour: Behaviour, context: Context) -> np
         local.hour,
         local.isoweekday(),
         entropy,
+        math.nan if b.viewed_price_position is None else b.viewed_price_position,
     ]
     device = [1.0 if context.device == d else 0.0 for d in DEVICES]
     channel = [1.0 if context.channel == c else 0.0 for c in CHANNELS]
@@ -160,7 +164,7 @@ def visitor_matrix(spec: FeatureSpec, rows: Sequence[tuple[Behaviour, Context]])
 
 # --- ranking: a visitor's row beside each candidate product's columns -----------------
 
-RANKING_VERSION = "ranking-2"
+RANKING_VERSION = "ranking-3"
 PRODUCT_FEATURES = (
     "log_price",
     "price_vs_category",  # ln(price / the category's median price in the catalog)
@@ -172,8 +176,7 @@ PRODUCT_FEATURES = (
     "product_ctr",  # ln of clicks per impression, pulled towards the shop's rate (see RATE_PRIOR)
     "product_exposure",  # ln(1 + impressions): how much the rate above rests on
     "product_buy_rate",  # ln of purchases per view, pulled towards the shop's rate
-    "viewed_price_position",  # the visitor's mean price position of viewed products; NaN without
-    "price_vs_viewed",  # price_vs_category minus the visitor's viewed_price_position
+    "price_vs_viewed",  # price_vs_category minus the visitor's viewed_price_position (in its row)
 )
 # How many impressions (or views) of the shop's average a product's rate starts from: a
 # product shown a handful of times is judged mostly by the shop, one shown a thousand
@@ -246,7 +249,6 @@ def ranking_matrix(
             _smoothed_log_rate(_counts(e.clicks, c.ids), impressions, totals["clicks"], totals["impressions"] / IMPRESSION_UNIT),
             np.log1p(impressions),
             _smoothed_log_rate(_counts(e.purchases, c.ids), views, totals["purchases"], totals["views"]),
-            np.full(n, viewed_position),
             price_vs_category - viewed_position,
         ]
     )

@@ -28,7 +28,7 @@ def row(b: Behaviour, **ctx: object) -> dict[str, float]:
 def test_a_new_visitor_has_missing_values_not_zeros() -> None:
     r = row(Behaviour())
     assert r["views"] == 0 and r["orders"] == 0 and r["log_spend"] == 0
-    for name in ("avg_order_value", "click_rate", "days_since_last_purchase", "days_since_first_seen", "view_share=beauty", "category_entropy"):
+    for name in ("avg_order_value", "click_rate", "days_since_last_purchase", "days_since_first_seen", "view_share=beauty", "category_entropy", "viewed_price_position"):
         assert math.isnan(r[name]), name
 
 
@@ -36,7 +36,7 @@ def test_a_buyer() -> None:
     b = Behaviour(
         first_seen=NOW - 30 * DAY, last_seen=NOW - DAY, views=8, clicks=2, carts=1, orders=2, spend_cents=30000,
         first_purchase_at=NOW - 20 * DAY, last_purchase_at=NOW - 2 * DAY, followed_at=NOW - 5 * DAY,
-        viewed_categories={"beauty": 6, "digital": 2, "other": 4},
+        viewed_categories={"beauty": 6, "digital": 2, "other": 4}, priced_views=4, viewed_price_milli=-1200,
     )
     r = row(b, device="tablet", channel="ads")
     assert (r["views"], r["orders"], r["avg_order_value"]) == (8, 2, 150.0)
@@ -47,6 +47,7 @@ def test_a_buyer() -> None:
     assert r["view_share=beauty"] == 0.75 and r["view_share=digital"] == 0.25
     assert r["device=tablet"] == 1 and r["device=mobile"] == 0 and r["channel=ads"] == 1
     assert r["hour"] == 16 and r["weekday"] == 6  # local time in Asia/Shanghai
+    assert r["viewed_price_position"] == -0.3  # cheaper than typical: the mean of four views' positions
 
 
 def test_names_are_stable_and_versioned() -> None:
@@ -99,7 +100,7 @@ def test_ranking_rows_are_the_visitor_row_beside_product_columns() -> None:
     assert cols["product_ctr"].tolist() == pytest.approx(np.log([(8 + RATE_PRIOR * 0.1) / (40 + RATE_PRIOR), (0 + 2) / (1 + 20), 2 / 20]).tolist())
     assert cols["product_exposure"].tolist() == pytest.approx([math.log1p(40), math.log1p(1), 0.0])
     assert cols["product_buy_rate"].tolist() == pytest.approx(np.log([(1 + 1) / (10 + 20), 1 / 20, 1 / 20]).tolist())
-    assert cols["viewed_price_position"].tolist() == [-0.1] * 3
+    assert visitor[SPEC.visitor_names.index("viewed_price_position")] == -0.1  # the visitor's, in their row
     assert cols["price_vs_viewed"].tolist() == pytest.approx((cols["price_vs_category"] + 0.1).tolist())
 
 
@@ -112,8 +113,9 @@ def test_ranking_rows_of_a_new_shop_and_a_new_visitor_have_missing_values() -> N
     visitor = visitor_row(SPEC, Behaviour(), Context(ts=NOW))
     m = ranking_matrix(SPEC, visitor, Behaviour(), shown, {}, 1.0, {"beauty": 50.0}, NOW, engagement=EMPTY_ENGAGEMENT)
     cols = dict(zip(PRODUCT_FEATURES, m[0, len(visitor):], strict=True))
-    for name in ("category_affinity", "product_ctr", "product_buy_rate", "viewed_price_position", "price_vs_viewed"):
+    for name in ("category_affinity", "product_ctr", "product_buy_rate", "price_vs_viewed"):
         assert math.isnan(cols[name]), name
+    assert math.isnan(visitor[SPEC.visitor_names.index("viewed_price_position")])
     assert cols["product_exposure"] == 0.0 and cols["category_views"] == 0.0
 
 
