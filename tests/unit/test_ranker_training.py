@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 from app.core.features import FeatureSpec, ranking_names
 from training.metrics import auc
@@ -77,11 +78,18 @@ def test_the_candidate_pool_evaluation(setup, trained) -> None:
     assert "ndcg" not in merged["rules"] and "pool_ndcg" not in merged["shown"]
 
 
-def test_the_conversion_model_tells_which_clicks_end_in_a_purchase(trained) -> None:
+def test_the_conversion_model_tells_which_clicks_end_in_a_purchase(setup, trained) -> None:
+    sim, _, _ = setup
     model, test, _ = trained
+    # the simulator's true P(purchase | click) of every held-out shown product
+    truth = np.concatenate([np.divide(*sim.true_probabilities(i.visitor_id, list(i.product_ids))[::-1]) for i in test.impressions])
     clicked = test.y > 0  # held-out clicks only: it learned from the earlier ones
     p = model.conversion.predict(test.X[clicked])
-    assert auc(test.y[clicked] == 2, p) > 0.6
+    # Judged against the truth, not the drawn purchases: about a hundred of them, so
+    # their AUC moves by ±0.03 between equally good models (the truth itself: 0.70).
+    # A model that knew nothing would sit near 0 here; this one is near 0.45.
+    assert spearmanr(p, truth[clicked]).statistic > 0.3
+    assert auc(test.y[clicked] == 2, p) > 0.55
     # the combined score adds ln P(purchase | click) at the published weight
     X = test.X[:50]
     expected = model.booster.predict(X) + model.conversion_weight * np.log(model.conversion.predict(X))
