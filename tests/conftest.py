@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
@@ -63,6 +64,12 @@ class ShopKeys:
 
     def url(self, path: str) -> str:
         return f"/v1/shops/{self.shop_id}{path}"
+
+
+def redis_of(client: TestClient) -> redis.Redis:
+    """A plain client on the app's own embedded Redis, for tests that look at what it stored."""
+    sock = client.app.state.storefront.handle.embedded.socket_path  # type: ignore[attr-defined]
+    return redis.Redis(unix_socket_path=str(sock), decode_responses=True)
 
 
 def create_shop(client: TestClient, prefix: str = "shop") -> ShopKeys:

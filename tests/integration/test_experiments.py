@@ -7,11 +7,10 @@ import time
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from app.store import keys
-from tests.conftest import ShopKeys
+from tests.conftest import ShopKeys, redis_of
 from tests.integration.shop_setup import setup_shop
 
 HERO = {
@@ -35,11 +34,6 @@ def render(client: TestClient, shop: ShopKeys, visitor: str, **extra: Any) -> di
     r = client.post(shop.url("/render"), json={"visitor_id": visitor, "page": "home", **extra}, headers=headers)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def redis_of(client: TestClient) -> redis.Redis:
-    sock = client.app.state.storefront.handle.embedded.socket_path  # type: ignore[attr-defined]
-    return redis.Redis(unix_socket_path=str(sock), decode_responses=True)
 
 
 def wait_for(check: Any, timeout: float = 5.0) -> Any:

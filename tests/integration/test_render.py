@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-import redis
 from fastapi.testclient import TestClient
 
-from tests.conftest import ShopKeys
+from tests.conftest import ShopKeys, redis_of
 from tests.integration.shop_setup import XSS, setup_shop
 
 
@@ -76,8 +75,7 @@ def test_exposures_logged_once_per_render_but_not_for_previews(client: TestClien
     d = render(client, shop, "alice")
     preview = client.post(shop.url("/render"), json={"visitor_id": "alice", "page": "home", "preview": True}, headers=shop.merchant)
     assert preview.status_code == 200
-    sock = client.app.state.storefront.handle.embedded.socket_path
-    r = redis.Redis(unix_socket_path=str(sock), decode_responses=True)
+    r = redis_of(client)
     deadline = time.time() + 5
     entries: list = []
     while time.time() < deadline:

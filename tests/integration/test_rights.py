@@ -10,11 +10,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from app.store import keys
-from tests.conftest import ShopKeys
+from tests.conftest import ShopKeys, redis_of
 from tests.integration.shop_setup import setup_shop
 
 CASH20 = {"name": "满199减20", "kind": "amount_off", "value": {"amount": 20, "min_spend": 199}}
@@ -218,8 +217,7 @@ def test_the_pacing_counters_keep_one_day_a_right(client: TestClient, rich_shop:
     put_right(client, shop, "paced", crowds=["new_visitors"], mode="crowd", pacing={"daily_count": 48})
     zone = timezone(timedelta(hours=8))  # the shop's (Asia/Shanghai)
     day1 = datetime.now(zone).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=3)
-    sock = client.app.state.storefront.handle.embedded.socket_path
-    r = redis.Redis(unix_socket_path=str(sock), decode_responses=True)
+    r = redis_of(client)
     stats_key = keys.rights_stats(shop.shop_id)
 
     def day_fields() -> dict[str, str]:

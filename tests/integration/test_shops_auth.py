@@ -6,17 +6,16 @@ from __future__ import annotations
 import time
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
-from tests.conftest import ADMIN_TOKEN, ShopKeys, create_shop
+from tests.conftest import ADMIN_TOKEN, ShopKeys, create_shop, redis_of
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def test_create_shop_shows_keys_once_and_stores_only_digests(client: TestClient, shop: ShopKeys, data_dir) -> None:
     assert shop.merchant_key.startswith("mk_") and shop.storefront_key.startswith("sk_")
-    r = redis.Redis(unix_socket_path=str(client.app.state.storefront.handle.embedded.socket_path), decode_responses=True)
+    r = redis_of(client)
     stored = r.hgetall(f"sf:{{{shop.shop_id}}}:shop")
     assert shop.merchant_key not in str(stored) and shop.storefront_key not in str(stored)
     assert len(stored["merchant_key_hash"]) == 64
